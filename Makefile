@@ -1,0 +1,41 @@
+# One entry point for everything: each target sets up what it needs.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv test lint unit check site serve resign-sample clean
+
+# The virtual environment is (re)made whenever the pins change.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(PY) -m ruff check alureg tests build.py
+	$(PY) -m mypy
+
+unit: $(STAMP)
+	$(PY) -m pytest
+
+test: lint unit
+
+check: $(STAMP)
+	$(PY) build.py check
+
+site: $(STAMP)
+	$(PY) build.py build --out public
+
+serve: site
+	@echo "Serving the sample registry on http://127.0.0.1:8000 (Ctrl-C to stop)"
+	$(PY) -m http.server 8000 --bind 127.0.0.1 --directory public
+
+# DEMO ONLY: re-sign the fictional sample registry with the keys in demo-keys/.
+resign-sample: $(STAMP)
+	$(PY) build.py resign-demo --root .
+
+clean:
+	rm -rf public .pytest_cache .mypy_cache .ruff_cache

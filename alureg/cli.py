@@ -1,0 +1,231 @@
+"""Command line: parses arguments and calls the library; no logic of its own.
+
+``main(argv) -> int`` so tests can call it and assert exact output. Exit codes: 0
+success, 1 the registry (or input) is not valid, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import findings as fnd
+from .check import check
+from .dates import today
+from .demo import DEFAULT_CREATED, resign
+from .errors import AluregError
+from .loading import load_file
+from .publish import build
+from .records import Kind
+from .signing import KeyPair, SigningError, fingerprint, sign_record
+from .status import StatusIndex, certificate_status, claim_status, member_status
+from .yamlwrite import replace_proofs
+
+ROLES = ("root", "secretariat", "auditor", "publisher")
+
+
+class UsageError(AluregError):
+    pass
+
+
+def _date(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from e
+
+
+def _root(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder")
+    return path
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="alureg", description="Aluminium stewardship registry tools.")
+    p.add_argument("-v", "--verbose", action="store_true", help="show tracebacks of errors")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("check", help="validate the whole registry in one pass")
+    c.add_argument("--root", type=_root, default=Path("."), help="registry root (default: .)")
+    c.add_argument("--at", type=_date, default=None, help="check status rules as of this day (default: today)")
+    c.add_argument("--format", choices=("text", "json", "github"), default="text")
+    c.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+    k = sub.add_parser("keygen", help="make an Ed25519 key pair file")
+    k.add_argument("--role", choices=ROLES, required=True)
+    k.add_argument("--id", dest="key_id", required=True, help="the key's name in the trust list")
+    k.add_argument("--out", type=Path, required=True, help="where to write the private key file")
+    k.add_argument("--audit-firm", help="for an auditor key: the audit firm id")
+    k.add_argument("--demo", action="store_true", help="label the key file as a demo key")
+
+    s = sub.add_parser("sign", help="add or replace a key's proof on record files")
+    s.add_argument("files", nargs="+", type=Path)
+    s.add_argument("--key", type=Path, required=True, help="private key file (from keygen)")
+    s.add_argument("--created", help="proof time, YYYY-MM-DDThh:mm:ssZ (default: now)")
+
+    b = sub.add_parser("build", help="check, then publish the site (nothing is published on errors)")
+    b.add_argument("--root", type=_root, default=Path("."))
+    b.add_argument("--out", type=Path, default=Path("public"))
+    b.add_argument("--at", type=_date, default=None, help="build date (default: today)")
+
+    d = sub.add_parser("resign-demo", help="re-sign every record under --root with the DEMO keys")
+    d.add_argument("--root", type=_root, default=Path("."))
+    d.add_argument("--created", default=DEFAULT_CREATED, help=f"proof time (default: {DEFAULT_CREATED})")
+
+    t = sub.add_parser("status", help="status of a record at a date, with reasons")
+    t.add_argument("id")
+    t.add_argument("--root", type=_root, default=Path("."))
+    t.add_argument("--at", type=_date, default=None)
+    return p
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    at = args.at or today()
+    result = check(args.root, at)
+    ok = result.ok(strict=args.strict)
+    found = result.findings
+    if args.format == "json":
+        print(json.dumps({
+            "ok": ok,
+            "at": at,
+            "records": len(result.registry.records),
+            "errors": len(fnd.errors(found)),
+            "warnings": len(fnd.warnings(found)),
+            "findings": [f.as_dict() for f in found],
+        }, indent=2, ensure_ascii=False))
+        return 0 if ok else 1
+    for f in found:
+        print(f.github() if args.format == "github" else f.text())
+    n_err, n_warn = len(fnd.errors(found)), len(fnd.warnings(found))
+    verdict = "OK" if ok else "FAILED"
+    print(f"{verdict}: {len(result.registry.records)} records checked as of {at}: "
+          f"{n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)}")
+    return 0 if ok else 1
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    if (args.role == "auditor") != bool(args.audit_firm):
+        raise UsageError("--audit-firm is required for an auditor key and only for one")
+    if args.out.exists():
+        raise UsageError(f"{args.out} exists; choose another --out (keys are never overwritten)")
+    pair = KeyPair.generate(args.key_id, args.role, args.audit_firm)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(pair.to_file_json(demo=args.demo))
+    print(f"wrote {args.out}")
+    print("add this entry to registry/trust.yaml (keys:), then have the root keys sign it:")
+    print(f"  - id: {pair.key_id}")
+    print(f"    role: {pair.role}")
+    print("    holder: <who keeps the private key>")
+    if pair.audit_firm:
+        print(f"    audit_firm: {pair.audit_firm}")
+    print(f"    public_key: {pair.public_multibase}")
+    print(f"    valid_from: {today()}")
+    if pair.role == "root":
+        print(f"and pin its fingerprint in alureg.toml: {fingerprint(pair.public_multibase)}")
+    return 0
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    pair = KeyPair.from_file(args.key)
+    created = args.created or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    outputs: list[tuple[Path, str]] = []
+    failed = False
+    for path in args.files:
+        loaded = load_file(path)
+        for p in loaded.problems:
+            print(f"{path}:{p.line}:{p.col}: {p.code} {p.message}")
+        if loaded.data is None or loaded.problems:
+            failed = True
+            continue
+        record = sign_record(loaded.data, pair, created)
+        outputs.append((path, replace_proofs(path.read_bytes().decode("utf-8-sig"), record)))
+    if failed:
+        print("nothing signed: fix the files above first")
+        return 1
+    for path, text in outputs:  # written only when every file could be signed
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(text.encode("utf-8"))
+        tmp.replace(path)
+        print(f"signed {path} with {pair.key_id}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    at = args.at or today()
+    result = check(args.root, at)
+    record = next((r for r in result.valid if r.id == args.id), None)
+    if record is None:
+        raise AluregError(f"no valid record with id {args.id} (run check to see why)")
+    index = StatusIndex.build(
+        (r.data for r in result.valid if r.kind is Kind.MEMBER),
+        (r.data for r in result.valid if r.kind is Kind.CERTIFICATE),
+    )
+    if record.kind is Kind.CLAIM:
+        status = claim_status(record.data, at, index)
+        print(f"{record.id} (claim) on {at}: {status.state}")
+        for reason in status.reasons:
+            print(f"  {reason}")
+        return 0
+    if record.kind is Kind.CERTIFICATE:
+        status = certificate_status(record.data, at, index.successors.get(record.id, ()))
+    elif record.kind is Kind.MEMBER:
+        status = member_status(record.data, at)
+    else:
+        raise AluregError(f"{record.id} is a {record.kind.value}, which has no status")
+    print(f"{record.id} ({record.kind.value}) on {at}: {status.describe()}")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    at = args.at or today()
+    result = build(args.root, args.out, at)
+    print(f"published {len(result.valid)} records to {args.out} (status as of {at})")
+    return 0
+
+
+def cmd_resign_demo(args: argparse.Namespace) -> int:
+    count = resign(args.root, created=args.created)
+    print(f"re-signed {count} records under {args.root} with the DEMO keys")
+    return 0
+
+
+COMMANDS = {
+    "check": cmd_check,
+    "keygen": cmd_keygen,
+    "sign": cmd_sign,
+    "status": cmd_status,
+    "build": cmd_build,
+    "resign-demo": cmd_resign_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse has printed the usage message
+        return int(e.code or 0)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (AluregError, SigningError) as e:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

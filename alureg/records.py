@@ -1,0 +1,131 @@
+"""The registry on disk: record kinds, where their files live, and loading them all."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .findings import Finding
+from .loading import Path_, load_file
+
+
+class Kind(enum.StrEnum):
+    MEMBER = "member"
+    AUDIT_FIRM = "audit-firm"
+    CERTIFICATE = "certificate"
+    CLAIM = "claim"
+    STANDARDS = "standards"
+    TRUST_LIST = "trust-list"
+
+
+# Folders holding one record per file, named <id>.yaml (docs/adr/0001-layout.md).
+KIND_DIRS: dict[Kind, str] = {
+    Kind.MEMBER: "registry/members",
+    Kind.AUDIT_FIRM: "registry/auditors",
+    Kind.CERTIFICATE: "certificates",
+    Kind.CLAIM: "registry/claims",
+}
+# Single-record files.
+KIND_FILES: dict[Kind, str] = {
+    Kind.STANDARDS: "registry/standards.yaml",
+    Kind.TRUST_LIST: "registry/trust.yaml",
+}
+
+
+@dataclass
+class Record:
+    """One loaded record. ``data`` is the parsed JSON data, proofs included."""
+
+    kind: Kind
+    path: Path
+    rel: str  # path relative to the registry root, with forward slashes
+    data: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        value = self.data.get("id")
+        return value if isinstance(value, str) else ""
+
+    @cached_property
+    def _positions(self) -> dict[Path_, tuple[int, int]]:
+        # Positions are found again only for records with findings, which keeps the
+        # loading of a large, valid registry lean.
+        return load_file(self.path, track_positions=True).positions
+
+    def locate(self, *where: str | int) -> tuple[int, int]:
+        """Line and column of the deepest existing node along ``where``."""
+        path: Path_ = tuple(where)
+        while path and path not in self._positions:
+            path = path[:-1]
+        return self._positions.get(path, (1, 1))
+
+    def finding(self, code: str, message: str, *where: str | int) -> Finding:
+        line, col = self.locate(*where)
+        return Finding(self.rel, line, col, code, message)
+
+
+@dataclass
+class Registry:
+    root: Path
+    records: list[Record] = field(default_factory=list)
+
+    def of_kind(self, kind: Kind) -> Iterator[Record]:
+        return (r for r in self.records if r.kind is kind)
+
+    @cached_property
+    def index(self) -> dict[Kind, dict[str, Record]]:
+        """Records by kind and id; the first of duplicate ids wins (REF001 reports it)."""
+        out: dict[Kind, dict[str, Record]] = {k: {} for k in Kind}
+        for r in self.records:
+            out[r.kind].setdefault(r.id, r)
+        return out
+
+    def get(self, kind: Kind, record_id: str) -> Record | None:
+        return self.index[kind].get(record_id)
+
+    def single(self, kind: Kind) -> Record | None:
+        return next(self.of_kind(kind), None)
+
+
+def record_files(root: Path) -> Iterator[tuple[Kind, Path]]:
+    """Every file that should hold a record, in a stable order."""
+    for kind, rel in KIND_FILES.items():
+        yield kind, root / rel
+    for kind, rel in KIND_DIRS.items():
+        folder = root / rel
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                if not path.name.startswith("."):
+                    yield kind, path
+
+
+def relative(root: Path, path: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def load_registry(root: Path) -> tuple[Registry, list[Finding]]:
+    """Load every record file; return the usable records and the loading findings."""
+    registry = Registry(root)
+    findings: list[Finding] = []
+    for kind, path in record_files(root):
+        rel = relative(root, path)
+        if not path.exists():
+            findings.append(Finding(rel, 1, 1, "REF003", "file is missing; every registry has one"))
+            continue
+        if path.is_symlink() or not path.is_file() or path.suffix != ".yaml":
+            findings.append(
+                Finding(rel, 1, 1, "REF002", "only <id>.yaml record files belong here; rename or remove it")
+            )
+            continue
+        loaded = load_file(path)
+        findings.extend(Finding(rel, p.line, p.col, p.code, p.message) for p in loaded.problems)
+        if loaded.data is not None:
+            registry.records.append(Record(kind, path, rel, loaded.data))
+    return registry, findings

@@ -1,0 +1,79 @@
+"""JSON Schema (Draft 2020-12) validation, one schema file per record kind."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry as RefRegistry
+from referencing import Resource
+
+from .findings import Finding
+from .records import Kind, Record
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def schema_path(kind: Kind) -> Path:
+    return SCHEMA_DIR / f"{kind.value}.schema.json"
+
+
+def all_schemas() -> dict[str, dict[str, Any]]:
+    """Every schema file by name (common included), as published under /api/v1/schemas/."""
+    return {
+        p.name: json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted(SCHEMA_DIR.glob("*.schema.json"))
+    }
+
+
+@cache
+def validator(kind: Kind) -> Draft202012Validator:
+    schemas = all_schemas()
+    refs = RefRegistry().with_resources(
+        (s["$id"], Resource.from_contents(s)) for s in schemas.values()
+    )
+    return Draft202012Validator(
+        schemas[schema_path(kind).name],
+        registry=refs,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def _message(error: ValidationError) -> str:
+    where = "/".join(str(p) for p in error.absolute_path)
+    # Long enums (country codes) make unreadable messages: say what was wrong instead.
+    if error.validator == "enum" and isinstance(error.validator_value, list):
+        allowed = error.validator_value
+        hint = ", ".join(map(str, allowed)) if len(allowed) <= 10 else f"one of {len(allowed)} codes"
+        message = f"{error.instance!r} is not allowed here (expected {hint})"
+    elif error.validator == "additionalProperties":
+        message = error.message.replace("Additional properties are not allowed", "unknown field")
+    else:
+        message = error.message
+    if len(message) > 300:
+        message = message[:300] + "…"
+    return f"{where}: {message}" if where else message
+
+
+def _leaves(error: ValidationError) -> Iterator[ValidationError]:
+    """The specific causes of an error (if/then and allOf wrap the useful ones)."""
+    if error.context:
+        for sub in error.context:
+            yield from _leaves(sub)
+    else:
+        yield error
+
+
+def validate(record: Record) -> list[Finding]:
+    found: dict[tuple[str, ...], Finding] = {}
+    for error in validator(record.kind).iter_errors(record.data):
+        for leaf in _leaves(error):
+            where = tuple(leaf.absolute_path)
+            finding = record.finding("SCH001", _message(leaf), *where)
+            found.setdefault((str(where), finding.message), finding)
+    return sorted(found.values())
