@@ -1,0 +1,67 @@
+"""Shared fixtures: a scratch copy of the sample registry that tests may change and
+re-sign with the demo keys."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alureg.demo import load_demo_keys, signed
+from alureg.loading import load_file
+from alureg.records import Kind, record_files
+from alureg.signing import KeyPair
+from alureg.yamlwrite import dump_record
+
+REPO = Path(__file__).resolve().parent.parent
+AT = "2026-11-21"  # the fixed "today" of the tests; the sample registry is built around it
+
+
+@pytest.fixture(scope="session")
+def demo_keys() -> dict[str, KeyPair]:
+    return load_demo_keys()
+
+
+class Scratch:
+    """A copy of the sample registry in a temporary folder."""
+
+    def __init__(self, root: Path, keys: dict[str, KeyPair]) -> None:
+        self.root = root
+        self.keys = keys
+        for part in ("registry", "certificates"):
+            shutil.copytree(REPO / part, root / part)
+        shutil.copy(REPO / "alureg.toml", root / "alureg.toml")
+
+    def kind_of(self, rel: str) -> Kind:
+        for kind, path in record_files(self.root):
+            if path == self.root / rel:
+                return kind
+        raise KeyError(rel)
+
+    def read(self, rel: str) -> dict[str, Any]:
+        data = load_file(self.root / rel).data
+        assert data is not None
+        return data
+
+    def write(self, rel: str, data: dict[str, Any]) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dump_record(data), encoding="utf-8")
+
+    def change(self, rel: str, edit: Callable[[dict[str, Any]], None], *, resign: bool = True,
+               kind: Kind | None = None) -> None:
+        """Edit a record's data and, by default, sign it again with the demo keys so
+        that only the rule under test can object."""
+        data = self.read(rel)
+        edit(data)
+        if resign:
+            data = signed(kind or self.kind_of(rel), data, self.read("registry/trust.yaml"), self.keys)
+        self.write(rel, data)
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, demo_keys: dict[str, KeyPair]) -> Scratch:
+    return Scratch(tmp_path / "reg", demo_keys)

@@ -1,0 +1,183 @@
+"""Strict loading: YAML 1.2 scalars, refused constructs, positions, hostile input."""
+
+from __future__ import annotations
+
+import random
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from alureg.loading import MAX_DEPTH, MAX_FILE_BYTES, load_bytes, load_file, load_text
+from alureg.signing import unsigned
+
+from .conftest import REPO
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("country: NO\n", {"country": "NO"}),
+        ("a: on\nb: yes\nc: off\nd: y\n", {"a": "on", "b": "yes", "c": "off", "d": "y"}),
+        ("a: true\nb: false\nc: True\n", {"a": True, "b": False, "c": True}),
+        ("joined: 2024-01-31\n", {"joined": "2024-01-31"}),
+        ("t: 2026-01-10T00:00:00Z\n", {"t": "2026-01-10T00:00:00Z"}),
+        ("n: 12\nh: 0x1F\no: 0o17\nf: 1.5\n", {"n": 12, "h": 31, "o": 15, "f": 1.5}),
+        ("a: 012\n", {"a": 12}),  # YAML 1.2: no octal from a leading zero
+        ("a: 1_000\n", {"a": "1_000"}),  # YAML 1.1 digit separators are a string in 1.2
+        ("a:\nb: ~\nc: null\n", {"a": None, "b": None, "c": None}),
+        ("a: '12'\nb: \"true\"\n", {"a": "12", "b": "true"}),
+        ("a: |\n  line one\n  line two\n", {"a": "line one\nline two\n"}),
+        ("list:\n  - x\n  - 'y'\n", {"list": ["x", "y"]}),
+        ("\ufeffid: bom\n", {"id": "bom"}),
+    ],
+    ids=["NO", "yaml11-booleans", "booleans", "date", "datetime", "numbers", "leading-zero",
+         "underscore", "nulls", "quoted", "block", "list", "bom"],
+)
+def test_yaml_1_2_core_scalars(text: str, expected: dict[str, object]) -> None:
+    loaded = load_text(text)
+    assert loaded.problems == []
+    assert loaded.data == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "line", "col"),
+    [
+        (b"a: [1, 2\n", "YML001", 2, 1),
+        (b"a: 1\nb: 2\na: 3\n", "YML002", 3, 1),
+        (b"a: &x 1\nb: *x\n", "YML003", 1, 4),
+        (b"a: [*x]\n", "YML003", 1, 5),  # an alias, even of no anchor
+        (b"a: !!str 1\n", "YML004", 1, 4),
+        (b"a: !custom {}\n", "YML004", 1, 4),
+        ("a: \"e\u0301\"\n".encode(), "YML005", 1, 4),
+        (b"", "YML008", 1, 1),
+        (b"# only a comment\n", "YML008", 1, 1),
+        (b"- a\n- b\n", "YML008", 1, 1),
+        (b"just text\n", "YML008", 1, 1),
+        (b"1: a\n", "YML009", 1, 1),
+        (b"? [a]\n: b\n", "YML009", 1, 3),
+        (b"a: 9007199254740993\n", "YML010", 1, 4),
+        (b"a: .nan\n", "YML010", 1, 4),
+        (b"a: ok\nb: \xff\n", "YML011", 2, 4),
+        (b"a: 1\n---\nb: 2\n", "YML012", 2, 1),
+        (b"a: \x07\n", "YML001", 1, 4),
+    ],
+    ids=["syntax", "duplicate-key", "anchor", "alias", "std-tag", "custom-tag", "not-nfc", "empty",
+         "comment-only", "top-list", "top-scalar", "int-key", "complex-key", "big-int", "nan",
+         "not-utf8", "two-documents", "control-char"],
+)
+def test_refused_with_position(raw: bytes, code: str, line: int, col: int) -> None:
+    loaded = load_bytes(raw)
+    assert loaded.data is None or loaded.problems, "a refused file must report a problem"
+    first = loaded.problems[0]
+    assert (first.code, first.line, first.col) == (code, line, col), first
+
+
+def test_non_nfc_message_gives_a_hint() -> None:
+    problem = load_text('name: "Cafe\u0301"\n').problems[0]
+    assert problem.code == "YML005"
+    assert "NFC" in problem.message and "sign it again" in problem.message
+
+
+def test_duplicate_key_names_the_first() -> None:
+    problem = load_text("id: A\nname: x\nid: B\n").problems[0]
+    assert problem.message == "duplicate key 'id' (first at line 1)"
+
+
+def test_data_problems_are_all_reported() -> None:
+    loaded = load_text('a: 1\na: 2\nb: "e\u0301"\n3: x\n')
+    assert [p.code for p in loaded.problems] == ["YML002", "YML005", "YML009"]
+
+
+def test_size_limit_checked_before_reading(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"a: " + b"x" * MAX_FILE_BYTES + b"\n")
+    loaded = load_file(big)
+    assert [p.code for p in loaded.problems] == ["YML006"]
+    assert loaded.data is None
+
+
+def test_depth_limit() -> None:
+    ok = "a: " + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1) + "\n"
+    assert load_text(ok).problems == []
+    deep = "a: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "\n"
+    assert [p.code for p in load_text(deep).problems] == ["YML007"]
+
+
+def test_positions_point_at_values() -> None:
+    loaded = load_text("id: A\nscope:\n  facilities:\n    - name: X\n      country: NO\n",
+                       track_positions=True)
+    assert loaded.positions[("scope", "facilities", 0, "country")] == (5, 16)
+    assert loaded.positions[("id",)] == (1, 5)
+
+
+BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(9)
+)
+HOSTILE = {
+    "billion-laughs": BILLION_LAUGHS.encode(),
+    "nested-brackets": b"a: " + b"[" * 20_000 + b"]" * 20_000 + b"\n",
+    "nested-braces": b"{a: " * 20_000 + b"}" * 20_000,
+    "nested-block": "".join(" " * i + "- \n" for i in range(0, 40_000, 2)).encode(),
+    "binary-garbage": random.Random(0).randbytes(50_000),  # noqa: S311 (fixed seed: reproducible)
+    "all-bytes": bytes(range(256)) * 200,
+    "empty": b"",
+    "nul-bytes": b"\x00" * 10_000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_input_refused_quickly_in_bounded_memory(name: str) -> None:
+    tracemalloc.start()
+    started = time.perf_counter()
+    loaded = load_bytes(HOSTILE[name])
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert loaded.data is None
+    assert loaded.problems
+    # Generous bounds: these guard against expansion or runaway recursion, not speed.
+    assert elapsed < 2.0
+    assert peak < 20 * 1024 * 1024
+
+
+SAMPLE = REPO / "certificates" / "CRT-000106.yaml"
+
+
+def _reformat_variants(text: str) -> dict[str, str]:
+    lines = text.splitlines()
+    top_keys = [i for i, line in enumerate(lines) if line and not line[0].isspace()]
+    # Move the second top-level key (with its block) to just before 'proof'.
+    second, third = top_keys[1], top_keys[2]
+    block = lines[second:third]
+    rest = lines[:second] + lines[third:]
+    proof_at = next(i for i, line in enumerate(rest) if line.startswith("proof:"))
+    reordered = rest[:proof_at] + block + rest[proof_at:]
+    return {
+        "comments": "# A comment at the top\n" + text.replace("\nissued:", "\n# issue date\nissued:"),
+        "crlf": text.replace("\n", "\r\n"),
+        "quoting": text.replace("standard: chain-of-custody", "standard: 'chain-of-custody'")
+                       .replace("holder: MEM-0002", 'holder: "MEM-0002"'),
+        "key-order": "\n".join(reordered) + "\n",
+        "flow-style": text.replace("  materials:\n    - asi-bauxite\n    - asi-alumina",
+                                   "  materials: [asi-bauxite, asi-alumina]"),
+    }
+
+
+@pytest.mark.parametrize("variant", ["comments", "crlf", "quoting", "key-order", "flow-style"])
+def test_formatting_does_not_change_data_or_validity(variant: str) -> None:
+    from alureg.records import Kind
+    from alureg.trust import TrustList, verify_record
+
+    text = SAMPLE.read_text(encoding="utf-8")
+    changed = _reformat_variants(text)[variant]
+    assert changed != text
+    original = load_text(text).data
+    loaded = load_text(changed)
+    assert loaded.problems == []
+    assert loaded.data == original
+    assert unsigned(loaded.data) == unsigned(original)  # type: ignore[arg-type]
+    trust_data = load_file(REPO / "registry" / "trust.yaml").data
+    assert trust_data is not None and loaded.data is not None
+    assert verify_record(loaded.data, Kind.CERTIFICATE, TrustList.from_data(trust_data)).ok

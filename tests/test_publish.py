@@ -1,0 +1,51 @@
+"""Publishing: nothing on errors, the output folder swapped in whole, values escaped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from alureg.cli import main
+
+from .conftest import AT, Scratch
+
+
+def _build(root: Path, out: Path) -> int:
+    return main(["build", "--root", str(root), "--out", str(out), "--at", AT])
+
+
+def test_build_publishes_every_record(scratch: Scratch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "public"
+    assert _build(scratch.root, out) == 0
+    assert capsys.readouterr().out == f"published 84 records to {out} (status as of {AT})\n"
+    assert len(list((out / "records").glob("*.json"))) == 84
+    record = json.loads((out / "records" / "CRT-000106.json").read_text())
+    assert record["id"] == "CRT-000106" and len(record["proof"]) == 2
+    page = (out / "index.html").read_text()
+    assert "CRT-000106" in page and "suspended" in page
+
+
+def test_failed_check_leaves_output_untouched(scratch: Scratch, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "public"
+    out.mkdir()
+    (out / "index.html").write_text("previous site")
+    scratch.change("registry/claims/CLM-10001.yaml", lambda d: d["product"].update(gtin="2000000000016"))
+    assert _build(scratch.root, out) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: not published: the registry has errors")
+    assert [p.name for p in out.iterdir()] == ["index.html"]
+    assert (out / "index.html").read_text() == "previous site"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["public", "reg"]  # no temporary folder left
+
+
+def test_record_values_are_escaped(scratch: Scratch, tmp_path: Path) -> None:
+    payload = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
+    scratch.change("registry/members/MEM-0301.yaml", lambda d: d.update(name="River " + payload))
+    out = tmp_path / "public"
+    assert _build(scratch.root, out) == 0
+    page = (out / "index.html").read_text()
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page

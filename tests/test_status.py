@@ -1,0 +1,132 @@
+"""Status as a pure function of the records and a date, on the sample registry."""
+
+from __future__ import annotations
+
+import pytest
+
+from alureg.check import check
+from alureg.records import Kind
+from alureg.status import Status, StatusIndex, certificate_status, claim_status, member_status
+
+from .conftest import AT, REPO
+
+
+@pytest.fixture(scope="module")
+def index() -> StatusIndex:
+    valid = check(REPO, AT).valid
+    return StatusIndex.build(
+        (r.data for r in valid if r.kind is Kind.MEMBER),
+        (r.data for r in valid if r.kind is Kind.CERTIFICATE),
+    )
+
+
+@pytest.fixture(scope="module")
+def claims() -> dict[str, dict[str, object]]:
+    return {r.id: r.data for r in check(REPO, AT).valid if r.kind is Kind.CLAIM}
+
+
+@pytest.mark.parametrize(
+    ("cert", "at", "state", "since"),
+    [
+        ("CRT-000111", "2026-11-30", "active", "2023-12-01"),
+        ("CRT-000111", "2026-12-01", "expired", "2026-12-01"),
+        ("CRT-000101", "2023-02-14", "active", "2020-03-01"),
+        ("CRT-000101", "2023-02-15", "superseded", "2023-02-15"),
+        ("CRT-000106", "2026-09-09", "active", "2024-06-20"),
+        ("CRT-000106", "2026-09-10", "suspended", "2026-09-10"),
+        ("CRT-000113", "2024-04-17", "active", "2022-10-01"),
+        ("CRT-000113", "2026-11-21", "withdrawn", "2024-04-18"),  # withdrawal outlasts expiry
+        ("CRT-000103", "2026-02-09", "not-yet-valid", None),
+        ("CRT-000116", "2028-07-01", "expired", "2028-07-01"),  # expiry ends a suspension
+        ("CRT-000120", "2026-03-19", "active", "2025-04-02"),
+        ("CRT-000120", "2026-03-20", "superseded", "2026-03-20"),  # before its own end
+        ("CRT-000107", AT, "expired", "2022-09-01"),
+    ],
+)
+def test_certificate_status(index: StatusIndex, cert: str, at: str, state: str, since: str | None) -> None:
+    status = index.certificate(cert, at)
+    assert status is not None
+    assert (status.state, status.since) == (state, since)
+
+
+def test_certificate_reason_is_the_recorded_one(index: StatusIndex) -> None:
+    status = index.certificate("CRT-000106", AT)
+    assert status == Status(
+        "suspended", "2026-09-10",
+        "Suspended: mass-balance records for the 2025 accounting period could not be verified at the "
+        "surveillance audit",
+    )
+    superseded = index.certificate("CRT-000101", AT)
+    assert superseded is not None and superseded.reason == "superseded by CRT-000102"
+
+
+@pytest.mark.parametrize(
+    ("member", "at", "state"),
+    [
+        ("MEM-0106", "2026-06-14", "active"),
+        ("MEM-0106", "2026-06-15", "suspended"),
+        ("MEM-0203", "2025-12-31", "resigned"),
+        ("MEM-0502", AT, "terminated"),
+        ("MEM-0012", "2025-08-31", "not-yet-member"),
+        ("MEM-0012", "2025-09-01", "active"),
+    ],
+)
+def test_member_status(index: StatusIndex, member: str, at: str, state: str) -> None:
+    assert member_status(index.members[member], at).state == state
+
+
+@pytest.mark.parametrize(
+    ("claim", "at", "reasons"),
+    [
+        ("CLM-10001", AT, []),
+        ("CLM-10004", "2026-09-09", []),
+        ("CLM-10004", "2026-09-10", [
+            "certificate CRT-000106 suspended on 2026-09-10: Suspended: mass-balance records for the 2025 "
+            "accounting period could not be verified at the surveillance audit"]),
+        ("CLM-10006", "2026-11-30", []),
+        ("CLM-10006", "2026-12-01", [
+            "claim CLM-10006 expired on 2026-12-01",
+            "certificate CRT-000111 expired on 2026-12-01",
+            "certificate CRT-000112 expired on 2026-12-01"]),
+        ("CLM-10015", AT, [
+            "holder MEM-0106 membership suspended on 2026-06-15: Membership suspended while a complaint "
+            "about misuse of the scheme's logo is investigated"]),
+        ("CLM-10018", AT, [
+            "claim CLM-10018 withdrawn on 2025-11-20: Withdrawn: the claim was printed on products made "
+            "outside the certified facility"]),
+        ("CLM-10010", AT, [
+            "claim CLM-10010 expired on 2026-04-02",
+            "certificate CRT-000120 superseded by CRT-000121 on 2026-03-20"]),
+        ("CLM-10001", "2026-02-28", ["claim CLM-10001 not approved until 2026-03-01"]),
+        ("CLM-10001", "2026-02-11", [
+            "claim CLM-10001 not approved until 2026-03-01",
+            "certificate CRT-000104 not in force yet: valid from 2026-02-12"]),
+    ],
+)
+def test_claim_status(index: StatusIndex, claims: dict[str, dict[str, object]], claim: str, at: str,
+                      reasons: list[str]) -> None:
+    status = claim_status(claims[claim], at, index)
+    assert status.state == ("valid" if not reasons else "not-valid")
+    assert list(status.reasons) == reasons
+
+
+def test_sample_covers_every_certificate_state(index: StatusIndex) -> None:
+    states = {s.state for c in index.certificates if (s := index.certificate(c, AT)) is not None}
+    assert {"active", "suspended", "withdrawn", "expired", "superseded"} <= states
+
+
+def test_sample_has_valid_and_invalid_claims_of_every_kind(index: StatusIndex,
+                                                           claims: dict[str, dict[str, object]]) -> None:
+    kinds = {c["kind"] for c in claims.values()}
+    assert kinds == {"membership", "performance", "chain-of-custody"}
+    verdicts = {claim_status(c, AT, index).state for c in claims.values()}
+    assert verdicts == {"valid", "not-valid"}
+
+
+def test_status_is_pure() -> None:
+    cert = {"id": "CRT-1", "valid_from": "2024-01-01", "valid_until": "2024-12-31", "issued": "2024-01-01",
+            "status_history": [{"date": "2024-01-01", "status": "active", "reason": "Issued"}]}
+    before = repr(cert)
+    assert certificate_status(cert, "2024-06-01") == certificate_status(cert, "2024-06-01")
+    assert certificate_status(cert, "2025-01-01").state == "expired"
+    assert repr(cert) == before
