@@ -141,6 +141,10 @@ def cmd_sign(args: argparse.Namespace) -> int:
     outputs: list[tuple[Path, str]] = []
     failed = False
     for path in args.files:
+        if not path.is_file():
+            print(f"{path}: not a file")
+            failed = True
+            continue
         loaded = load_file(path)
         for p in loaded.problems:
             print(f"{path}:{p.line}:{p.col}: {p.code} {p.message}")

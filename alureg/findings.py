@@ -8,7 +8,6 @@ this table, so a new check needs a row here first.
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -125,7 +124,3 @@ def errors(findings: Iterable[Finding]) -> list[Finding]:
 
 def warnings(findings: Iterable[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity is Severity.WARNING]
-
-
-def to_json(findings: list[Finding]) -> str:
-    return json.dumps([f.as_dict() for f in findings], indent=2, ensure_ascii=False)

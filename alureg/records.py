@@ -73,24 +73,6 @@ class Registry:
     root: Path
     records: list[Record] = field(default_factory=list)
 
-    def of_kind(self, kind: Kind) -> Iterator[Record]:
-        return (r for r in self.records if r.kind is kind)
-
-    @cached_property
-    def index(self) -> dict[Kind, dict[str, Record]]:
-        """Records by kind and id; the first of duplicate ids wins (REF001 reports it)."""
-        out: dict[Kind, dict[str, Record]] = {k: {} for k in Kind}
-        for r in self.records:
-            out[r.kind].setdefault(r.id, r)
-        return out
-
-    def get(self, kind: Kind, record_id: str) -> Record | None:
-        return self.index[kind].get(record_id)
-
-    def single(self, kind: Kind) -> Record | None:
-        return next(self.of_kind(kind), None)
-
-
 def record_files(root: Path) -> Iterator[tuple[Kind, Path]]:
     """Every file that should hold a record, in a stable order."""
     for kind, rel in KIND_FILES.items():

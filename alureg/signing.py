@@ -241,5 +241,6 @@ def sign_record(record: Mapping[str, Any], pair: KeyPair, created: str) -> dict[
     document = unsigned(record)
     proof = create_proof(document, pair.private, proof_options(pair.public_multibase, created))
     mine = proof["verificationMethod"]
-    others = [p for p in record.get("proof") or [] if p.get("verificationMethod") != mine]
+    others = [p for p in record.get("proof") or []
+              if not (isinstance(p, Mapping) and p.get("verificationMethod") == mine)]
     return document | {"proof": [*others, proof]}

@@ -192,3 +192,19 @@ def test_entry_points_run_as_programs() -> None:
         done = subprocess.run([str(script), "check", "--root", str(REPO), "--at", AT],
                               capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
+
+
+def test_sign_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key = REPO / "demo-keys" / "secretariat-2026.json"
+    missing = tmp_path / "nope.yaml"
+    code, out, err = run(capsys, "sign", str(missing), "--key", str(key))
+    assert (code, err) == (1, "")
+    assert out.splitlines() == [f"{missing}: not a file", "nothing signed: fix the files above first"]
+
+
+def test_sign_with_bad_key_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "key.json"
+    bad.write_text("{not json")
+    code, out, err = run(capsys, "sign", str(REPO / "registry/members/MEM-0001.yaml"), "--key", str(bad))
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: {bad}: not a usable key file") and "Traceback" not in err
