@@ -14,11 +14,23 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+# Browser tests drive Debian's chromium (playwright cannot download browsers here)
+# and inject axe-core from npm.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 lint: $(STAMP)
 	$(PY) -m ruff check alureg tests build.py
 	$(PY) -m mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(CHROMIUM) node_modules/.installed
 	$(PY) -m pytest
 
 test: lint unit

@@ -1,0 +1,127 @@
+"""The static JSON/CSV API under /api/v1/ (documented in site/docs/api.md).
+
+Record documents are the signed records exactly as loaded, so anyone can verify them
+with an eddsa-jcs-2022 verifier and the trust list (also published here). Lists carry
+the status at the build date; the record documents carry the dates to recompute it.
+URLs are stable: a breaking change gets /api/v2/, never a changed v1.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from .schema import all_schemas
+from .sitemodel import SiteModel
+
+API = "api/v1"
+
+
+def _json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        # A leading =, +, - or @ would run as a formula in a spreadsheet (CSV injection).
+        writer.writerow(["'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r" else v for v in row])
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def certificate_row(model: SiteModel, cid: str) -> dict[str, Any]:
+    cert = model.certificates[cid]
+    status = model.cert_status(cid)
+    return {
+        "id": cid,
+        "holder": cert["holder"],
+        "holder_name": model.members[cert["holder"]]["name"],
+        "standard": cert["standard"],
+        "version": cert["version"],
+        "certification_type": cert["certification_type"],
+        "countries": sorted({f["country"] for f in cert["scope"]["facilities"]}),
+        "activities": sorted({a for f in cert["scope"]["facilities"] for a in f["activities"]}),
+        "audit_firm": cert["audit"]["firm"],
+        "issued": cert["issued"],
+        "valid_from": cert["valid_from"],
+        "valid_until": cert["valid_until"],
+        "status": status.state,
+        "status_since": status.since,
+        "status_reason": status.reason,
+        "page": f"certificates/{cid}/",
+        "record": f"{API}/certificates/{cid}.json",
+    }
+
+
+def member_row(model: SiteModel, mid: str) -> dict[str, Any]:
+    member = model.members[mid]
+    status = model.member_status(mid)
+    return {
+        "id": mid, "name": member["name"], "class": member["class"], "country": member["country"],
+        "joined": member["joined"], "activities": member["activities"], "status": status.state,
+        "status_since": status.since, "certificates": sorted(model.certs_of.get(mid, [])),
+        "page": f"members/{mid}/", "record": f"{API}/members/{mid}.json",
+    }
+
+
+def claim_row(model: SiteModel, cid: str) -> dict[str, Any]:
+    claim = model.claims[cid]
+    status = model.claim_status(cid)
+    return {
+        "id": cid, "holder": claim["holder"], "kind": claim["kind"], "certificates": claim["certificates"],
+        "product": claim.get("product"), "approved": claim["approved"], "valid_until": claim["valid_until"],
+        "status": status.state, "reasons": list(status.reasons),
+        "page": f"c/{cid}/", "record": f"{API}/claims/{cid}.json",
+    }
+
+
+def write_api(model: SiteModel, out: Path) -> None:
+    api = out / API
+    listed = [m for m in sorted(model.members) if model.listed(m)]
+    members = [member_row(model, m) for m in listed]
+    certificates = [certificate_row(model, c) for c in sorted(model.certificates)]
+    claims = [claim_row(model, c) for c in sorted(model.claims)]
+    firms = [{"id": f, "name": d["name"], "country": d["country"], "record": f"{API}/audit-firms/{f}.json"}
+             for f, d in sorted(model.firms.items())]
+    meta = {"published": model.at, "status_as_of": model.at}
+    _json(api / "members.json", {**meta, "members": members})
+    _json(api / "certificates.json", {**meta, "certificates": certificates})
+    _json(api / "claims.json", {**meta, "claims": claims})
+    _json(api / "audit-firms.json", {**meta, "audit_firms": firms})
+    for folder, records in (("members", model.members), ("certificates", model.certificates),
+                            ("claims", model.claims), ("audit-firms", model.firms)):
+        for rid, data in records.items():
+            _json(api / folder / f"{rid}.json", data)
+    _json(api / "standards.json", model.standards)
+    _json(api / "trust.json", model.trust)
+    for name, schema in all_schemas().items():
+        _json(api / "schemas" / name, schema)
+    _csv(api / "certificates.csv",
+         ["id", "holder", "holder_name", "standard", "version", "certification_type", "countries", "activities",
+          "audit_firm", "issued", "valid_from", "valid_until", "status", "status_since", "status_reason"],
+         [[r["id"], r["holder"], r["holder_name"], r["standard"], r["version"], r["certification_type"],
+           " ".join(r["countries"]), " ".join(r["activities"]), r["audit_firm"], r["issued"], r["valid_from"],
+           r["valid_until"], r["status"], r["status_since"] or "", r["status_reason"] or ""] for r in certificates])
+    _csv(api / "members.csv", ["id", "name", "class", "country", "joined", "activities", "status", "status_since"],
+         [[r["id"], r["name"], r["class"], r["country"], r["joined"], " ".join(r["activities"]), r["status"],
+           r["status_since"] or ""] for r in members])
+    _json(api / "index.json", {
+        **meta,
+        "version": "v1",
+        "scheme": model.scheme,
+        "counts": {"members": len(members), "certificates": len(certificates), "claims": len(claims),
+                   "audit_firms": len(firms)},
+        "lists": {"members": f"{API}/members.json", "certificates": f"{API}/certificates.json",
+                  "claims": f"{API}/claims.json", "audit_firms": f"{API}/audit-firms.json"},
+        "csv": {"certificates": f"{API}/certificates.csv", "members": f"{API}/members.csv"},
+        "records": {"member": f"{API}/members/{{id}}.json", "certificate": f"{API}/certificates/{{id}}.json",
+                    "claim": f"{API}/claims/{{id}}.json", "audit_firm": f"{API}/audit-firms/{{id}}.json",
+                    "standards": f"{API}/standards.json", "trust_list": f"{API}/trust.json"},
+        "schemas": {name: f"{API}/schemas/{name}" for name in sorted(all_schemas())},
+    })

@@ -1,0 +1,167 @@
+"""HTML for the record pages and the directory fragments, from Jinja templates in
+site/templates/ with autoescaping on: every value from a record is escaped.
+
+Record pages are written directly, without Markdown or MkDocs (design.md, "Site"):
+at 570 pages/s MkDocs would be the bottleneck of a large registry, and record pages
+need no navigation. Directory fragments are injected into MkDocs pages by
+alureg/mkdocs_hooks.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pycountry
+from markupsafe import Markup
+
+from .datadict import fields
+from .records import Kind
+from .rules import MUST_CERTIFY
+from .schema import all_schemas
+from .sitemodel import (
+    ACTIVITY_NAMES,
+    CLAIM_KIND_NAMES,
+    CLASS_NAMES,
+    MATERIAL_NAMES,
+    STANDARD_NAMES,
+    STATE_LABELS,
+    SiteModel,
+)
+from .status import history_at
+
+SITE_DIR = Path(__file__).resolve().parent.parent / "site"
+
+
+def script_json(data: Any) -> Markup:
+    """JSON safe inside <script>: no '<', '>' or '&' can end the element early."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))  # noqa: S704
+
+
+@cache
+def country(code: str) -> str:
+    found = pycountry.countries.get(alpha_2=code)
+    name = getattr(found, "common_name", None) or getattr(found, "name", code)
+    return f"{name} ({code})"
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(SITE_DIR / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+        keep_trailing_newline=True,
+    )
+    env.globals.update(
+        labels=STATE_LABELS, classes=CLASS_NAMES, activities=ACTIVITY_NAMES, materials=MATERIAL_NAMES,
+        standards=STANDARD_NAMES, claim_kinds=CLAIM_KIND_NAMES, country=country,
+    )
+    return env
+
+
+def _render(name: str, **context: Any) -> str:
+    return environment().get_template(name).render(**context)
+
+
+def _write(path: Path, text: str) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode("utf-8")
+    path.write_bytes(data)
+    return len(data)
+
+
+def _common(model: SiteModel) -> dict[str, Any]:
+    return {"model": model, "scheme": model.scheme, "at": model.at, "root": "../../"}
+
+
+def member_page(model: SiteModel, mid: str) -> str:
+    certs = sorted(model.certs_of.get(mid, []))
+    claims = sorted(model.claims_of.get(mid, []))
+    return _render(
+        "member.html", **_common(model), m=model.members[mid], status=model.member_status(mid),
+        certs=certs, claims=claims, json_path=f"members/{mid}.json",
+        status_json=script_json(model.status_data([mid], certs, claims)),
+    )
+
+
+def certificate_page(model: SiteModel, cid: str) -> str:
+    cert = model.certificates[cid]
+    claims = sorted(model.claims_on.get(cid, []))
+    return _render(
+        "certificate.html", **_common(model), c=cert, status=model.cert_status(cid),
+        holder=model.members[cert["holder"]], firm=model.firms.get(cert["audit"]["firm"]),
+        successor=model.successor_of(cid), claims=claims, json_path=f"certificates/{cid}.json",
+        status_json=script_json(model.status_data([cert["holder"]], [cid], claims)),
+    )
+
+
+def claim_page(model: SiteModel, cid: str) -> str:
+    claim = model.claims[cid]
+    return _render(
+        "claim.html", **_common(model), cl=claim, status=model.claim_status(cid),
+        holder=model.members[claim["holder"]], certs=claim["certificates"], json_path=f"claims/{cid}.json",
+        status_json=script_json(model.status_data(claims=[cid])),
+    )
+
+
+def write_record_pages(model: SiteModel, out: Path) -> dict[str, int]:
+    """Every member, certificate and claim page; returns bytes written per folder."""
+    sizes: Counter[str] = Counter()
+    for mid in model.members:
+        sizes["members"] += _write(out / "members" / mid / "index.html", member_page(model, mid))
+    for cid in model.certificates:
+        sizes["certificates"] += _write(out / "certificates" / cid / "index.html", certificate_page(model, cid))
+    for cid in model.claims:
+        sizes["claims"] += _write(out / "c" / cid / "index.html", claim_page(model, cid))
+    return dict(sizes)
+
+
+# --- fragments injected into MkDocs pages ------------------------------------------
+
+def _accreditation_state(model: SiteModel) -> Any:
+    def state(acc: dict[str, Any]) -> str:
+        if model.at < acc["valid_from"]:
+            return "not-yet-valid"
+        if model.at > acc["valid_until"]:
+            return "expired"
+        entry = history_at(acc["status_history"], model.at)
+        return entry["status"] if entry else "not-yet-valid"
+    return state
+
+
+def fragments(model: SiteModel) -> dict[str, str]:
+    listed = [m for m in sorted(model.members) if model.listed(m)]
+    groups = [(cls, [m for m in listed if model.members[m]["class"] == cls]) for cls in CLASS_NAMES]
+    certs = sorted(model.certificates)
+    versions = sorted({c["version"] for c in model.certificates.values()})
+    cert_countries = sorted({f["country"] for c in model.certificates.values() for f in c["scope"]["facilities"]})
+    audits = Counter(c["audit"]["firm"] for c in model.certificates.values())
+    counts = model.counts()
+    return {
+        "members": _render(
+            "members_directory.html", model=model, listed=listed, groups=[g for g in groups if g[1]],
+            countries=sorted({model.members[m]["country"] for m in listed}), must_certify=MUST_CERTIFY,
+            status_json=script_json(model.status_data(members=listed, reasons=False)),
+        ),
+        "certificates": _render(
+            "certificates_directory.html", model=model, ids=certs, versions=versions,
+            countries=cert_countries, states=["active", "suspended", "withdrawn", "expired", "superseded",
+                                              "not-yet-valid"],
+            status_json=script_json(model.status_data(certificates=certs, reasons=False)),
+        ),
+        "auditors": _render(
+            "auditors_directory.html", firms=sorted(model.firms.items()), audits=audits, at=model.at,
+            accreditation_state=_accreditation_state(model),
+        ),
+        "home": _render("home.html", model=model, counts=counts, scheme=model.scheme),
+        "standards": _render("standards.html", catalogue=model.standards.get("standards", [])),
+        "datadict": _render("datadict.html", kinds=[
+            (k.value, all_schemas()[f"{k.value}.schema.json"], fields(k)) for k in Kind]),
+    }
