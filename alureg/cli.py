@@ -25,6 +25,7 @@ from .publish import build
 from .records import Kind
 from .signing import KeyPair, SigningError, fingerprint, sign_record
 from .status import StatusIndex, certificate_status, claim_status, member_status
+from .synth import generate
 from .yamlwrite import replace_proofs
 
 ROLES = ("root", "secretariat", "auditor", "publisher")
@@ -79,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("resign-demo", help="re-sign every record under --root with the DEMO keys")
     d.add_argument("--root", type=_root, default=Path("."))
     d.add_argument("--created", default=DEFAULT_CREATED, help=f"proof time (default: {DEFAULT_CREATED})")
+
+    y = sub.add_parser("synth", help="write a synthetic registry signed with the DEMO keys (benchmarks)")
+    y.add_argument("--members", type=int, required=True)
+    y.add_argument("--certificates", type=int, required=True)
+    y.add_argument("--claims", type=int, required=True)
+    y.add_argument("--out", type=Path, required=True, help="a folder that does not exist yet")
+    y.add_argument("--seed", type=int, default=1)
 
     t = sub.add_parser("status", help="status of a record at a date, with reasons")
     t.add_argument("id")
@@ -203,6 +211,17 @@ def cmd_resign_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_synth(args: argparse.Namespace) -> int:
+    if args.out.exists():
+        raise UsageError(f"{args.out} exists; synth writes a new folder")
+    if min(args.members, args.certificates, args.claims) < 0 or args.members < 1:
+        raise UsageError("counts must be positive (at least one member)")
+    counts = generate(args.out, args.members, args.certificates, args.claims, args.seed)
+    print(f"wrote {counts['members']} members, {counts['certificates']} certificates and "
+          f"{counts['claims']} claims to {args.out} (signed with DEMO keys)")
+    return 0
+
+
 COMMANDS = {
     "check": cmd_check,
     "keygen": cmd_keygen,
@@ -210,6 +229,7 @@ COMMANDS = {
     "status": cmd_status,
     "build": cmd_build,
     "resign-demo": cmd_resign_demo,
+    "synth": cmd_synth,
 }
 
 

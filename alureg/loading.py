@@ -42,6 +42,8 @@ _INT8 = re.compile(r"^0o[0-7]+$")
 _INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _SPECIAL_FLOAT = re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+# Plain scalars that do not load as strings (the writer quotes these).
+TYPED_PLAIN = (_NULL, re.compile("^(?:" + "|".join(_BOOL) + ")$"), _INT10, _INT8, _INT16, _FLOAT, _SPECIAL_FLOAT)
 
 Path_ = tuple[str | int, ...]  # a location inside a record: keys and list indices
 

@@ -10,7 +10,10 @@ alureg/mkdocs_hooks.py.
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
+import os
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -111,16 +114,41 @@ def claim_page(model: SiteModel, cid: str) -> str:
     )
 
 
-def write_record_pages(model: SiteModel, out: Path) -> dict[str, int]:
-    """Every member, certificate and claim page; returns bytes written per folder."""
+_PAGES = {"members": member_page, "certificates": certificate_page, "c": claim_page}
+_JOB: tuple[SiteModel, Path] | None = None  # set before forking workers, read by them
+PARALLEL_FROM = 3000  # below this many pages, starting workers costs more than it saves
+
+
+def _render_chunk(chunk: list[tuple[str, str]]) -> Counter[str]:
+    assert _JOB is not None
+    model, out = _JOB
     sizes: Counter[str] = Counter()
-    for mid in model.members:
-        sizes["members"] += _write(out / "members" / mid / "index.html", member_page(model, mid))
-    for cid in model.certificates:
-        sizes["certificates"] += _write(out / "certificates" / cid / "index.html", certificate_page(model, cid))
-    for cid in model.claims:
-        sizes["claims"] += _write(out / "c" / cid / "index.html", claim_page(model, cid))
-    return dict(sizes)
+    for folder, rid in chunk:
+        sizes[folder] += _write(out / folder / rid / "index.html", _PAGES[folder](model, rid))
+    return sizes
+
+
+def write_record_pages(model: SiteModel, out: Path, workers: int | None = None) -> dict[str, int]:
+    """Every member, certificate and claim page; returns bytes written per folder.
+
+    Large registries are rendered by one forked worker per core (the model is shared
+    by fork, not pickled)."""
+    global _JOB
+    jobs = ([("members", m) for m in model.members] + [("certificates", c) for c in model.certificates]
+            + [("c", c) for c in model.claims])
+    _JOB = (model, out)
+    try:
+        workers = workers or os.cpu_count() or 1
+        if workers == 1 or len(jobs) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
+            return dict(_render_chunk(jobs))
+        chunks = [jobs[i::workers * 4] for i in range(workers * 4)]
+        total: Counter[str] = Counter()
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            for sizes in pool.map(_render_chunk, chunks):
+                total.update(sizes)
+        return dict(total)
+    finally:
+        _JOB = None
 
 
 # --- fragments injected into MkDocs pages ------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from .errors import AluregError
-from .loading import load_text
+from .loading import TYPED_PLAIN, load_text
 from .signing import unsigned
 
 
@@ -94,8 +94,8 @@ def _scalar(value: Any) -> str:
 
 
 def _looks_typed(text: str) -> bool:
-    loaded = load_text(f"k: {text}\n").data
-    return loaded is None or loaded.get("k") != text
+    """Would the strict loader read this plain scalar as something other than a string?"""
+    return any(p.match(text) for p in TYPED_PLAIN)
 
 
 def _inline(value: Any) -> str:

@@ -20,11 +20,12 @@ def test_build_publishes_every_record(scratch: Scratch, tmp_path: Path, capsys: 
     out = tmp_path / "public"
     assert _build(scratch.root, out) == 0
     assert capsys.readouterr().out == f"published 84 records to {out} (status as of {AT})\n"
-    assert len(list((out / "records").glob("*.json"))) == 84
-    record = json.loads((out / "records" / "CRT-000106.json").read_text())
+    assert len(list((out / "api/v1").glob("*/*.json"))) == 82 + 7  # records and schemas
+    record = json.loads((out / "api/v1/certificates/CRT-000106.json").read_text())
     assert record["id"] == "CRT-000106" and len(record["proof"]) == 2
-    page = (out / "index.html").read_text()
-    assert "CRT-000106" in page and "suspended" in page
+    page = (out / "certificates/CRT-000106/index.html").read_text()
+    assert ">Suspended</span>" in page
+    assert "Active: 20" in (out / "index.html").read_text()
 
 
 def test_failed_check_leaves_output_untouched(scratch: Scratch, tmp_path: Path,
@@ -46,6 +47,7 @@ def test_record_values_are_escaped(scratch: Scratch, tmp_path: Path) -> None:
     scratch.change("registry/members/MEM-0301.yaml", lambda d: d.update(name="River " + payload))
     out = tmp_path / "public"
     assert _build(scratch.root, out) == 0
-    page = (out / "index.html").read_text()
-    assert "<script>alert" not in page and "<img src=x" not in page
-    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page
+    for page in (out / "members/MEM-0301/index.html", out / "members/index.html"):
+        text = page.read_text()
+        assert "<script>alert" not in text and "<img src=x" not in text, page
+        assert "&lt;script&gt;alert(2)&lt;/script&gt;" in text, page
