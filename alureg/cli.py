@@ -17,8 +17,9 @@ from pathlib import Path
 
 from . import findings as fnd
 from .check import check
+from .config import CONFIG_FILE, load_config_file
 from .dates import today
-from .demo import DEFAULT_CREATED, resign
+from .demo import DEFAULT_CREATED, demo_publisher, resign
 from .errors import AluregError
 from .loading import load_file
 from .publish import build
@@ -26,6 +27,8 @@ from .records import Kind
 from .signing import KeyPair, SigningError, fingerprint, sign_record
 from .status import StatusIndex, certificate_status, claim_status, member_status
 from .synth import generate
+from .targets import claim_from_target
+from .verify import VALID, Verdict, verify_site, verify_source
 from .yamlwrite import replace_proofs
 
 ROLES = ("root", "secretariat", "auditor", "publisher")
@@ -40,6 +43,13 @@ def _date(text: str) -> str:
         return dt.date.fromisoformat(text).isoformat()
     except ValueError as e:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from e
+
+
+def _moment(text: str) -> dt.datetime:
+    try:
+        return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time like 2026-11-21T12:00:00Z") from e
 
 
 def _root(text: str) -> Path:
@@ -75,7 +85,23 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="check, then publish the site (nothing is published on errors)")
     b.add_argument("--root", type=_root, default=Path("."))
     b.add_argument("--out", type=Path, default=Path("public"))
-    b.add_argument("--at", type=_date, default=None, help="build date (default: today)")
+    b.add_argument("--at", type=_date, default=None, help="day of the status shown without JavaScript (default: today)")
+    b.add_argument("--publisher-key", type=Path, default=None,
+                   help="key file signing the status snapshot (default: $ALUREG_PUBLISHER_KEY, else the DEMO key)")
+    b.add_argument("--now", type=_moment, default=None, help="snapshot time YYYY-MM-DDThh:mm:ssZ (default: now)")
+    b.add_argument("--qr-cache", type=Path, default=None, help="QR code cache (default: ROOT/.alureg-cache/qr)")
+
+    v = sub.add_parser("verify", help="verify a claim as its page does: VALID, NOT-VALID or CANNOT-VERIFY")
+    v.add_argument("target", help="a claim id, a claim URL, or an image file holding its QR code")
+    where = v.add_mutually_exclusive_group()
+    where.add_argument("--site", type=_root, default=None, help="a published site folder (default: public)")
+    where.add_argument("--root", type=_root, default=None, help="a registry source folder instead of a site")
+    v.add_argument("--config", type=Path, default=Path(CONFIG_FILE),
+                   help="configuration with the pinned root keys and site URL (default: alureg.toml)")
+    v.add_argument("--at", type=_date, default=None, help="verify as on this day, at 12:00 UTC (default: now)")
+    v.add_argument("--allow-stale", action="store_true", help="accept an expired status snapshot (with a note)")
+    v.add_argument("--min-sequence", type=int, default=0,
+                   help="refuse a snapshot with a lower sequence (the highest you have seen)")
 
     d = sub.add_parser("resign-demo", help="re-sign every record under --root with the DEMO keys")
     d.add_argument("--root", type=_root, default=Path("."))
@@ -198,11 +224,39 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _publisher(path: Path | None) -> tuple[KeyPair, str]:
+    """The key that signs the status snapshot, and where it came from."""
+    if path is not None:
+        return KeyPair.from_file(path), str(path)
+    secret = os.environ.get("ALUREG_PUBLISHER_KEY")
+    if secret:
+        return KeyPair.from_json(secret, "$ALUREG_PUBLISHER_KEY"), "$ALUREG_PUBLISHER_KEY"
+    return demo_publisher(), "the DEMO publisher key"
+
+
 def cmd_build(args: argparse.Namespace) -> int:
-    at = args.at or today()
-    result = build(args.root, args.out, at)
-    print(f"published {len(result.valid)} records to {args.out} (status as of {at})")
+    publisher, source = _publisher(args.publisher_key)
+    report = build(args.root, args.out, args.at, publisher=publisher, now=args.now, qr_cache=args.qr_cache)
+    print(f"published {len(report.result.valid)} records to {args.out} (status as of {report.at})")
+    print(f"status snapshot {report.snapshot['sequence']}, expires {report.snapshot['expires']}, signed with {source}")
+    print(f"QR codes: {report.qr.drawn} drawn, {report.qr.reused} reused")
     return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    config = load_config_file(args.config)
+    claim_id = claim_from_target(args.target, config.site_url)
+    now = (dt.datetime.fromisoformat(f"{args.at}T12:00:00+00:00") if args.at
+           else dt.datetime.now(dt.UTC))
+    if isinstance(claim_id, Verdict):
+        verdict = claim_id
+    elif args.root is not None:
+        verdict = verify_source(args.root, claim_id, now)
+    else:
+        verdict = verify_site(args.site or Path("public"), claim_id, config, now,
+                              min_sequence=args.min_sequence, allow_stale=args.allow_stale)
+    sys.stdout.write(verdict.text())
+    return 0 if verdict.word == VALID else 1
 
 
 def cmd_resign_demo(args: argparse.Namespace) -> int:
@@ -230,6 +284,7 @@ COMMANDS = {
     "build": cmd_build,
     "resign-demo": cmd_resign_demo,
     "synth": cmd_synth,
+    "verify": cmd_verify,
 }
 
 

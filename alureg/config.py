@@ -30,7 +30,10 @@ class Config:
 
 
 def load_config(root: Path) -> Config:
-    path = root / CONFIG_FILE
+    return load_config_file(root / CONFIG_FILE)
+
+
+def load_config_file(path: Path) -> Config:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as e:

@@ -28,6 +28,12 @@ def load_demo_keys(folder: Path = DEMO_KEYS) -> dict[str, KeyPair]:
     return {p.stem: KeyPair.from_file(p) for p in sorted(folder.glob("*.json"))}
 
 
+def demo_publisher() -> KeyPair:
+    """The DEMO publisher key, for local builds and tests (CI of a real deployment
+    passes its own key: ``build --publisher-key`` or ALUREG_PUBLISHER_KEY)."""
+    return KeyPair.from_file(DEMO_KEYS / "publisher-2026.json")
+
+
 def _auditor_proof(trust: dict[str, Any], keys: dict[str, KeyPair], firm: str,
                    issued: str) -> tuple[KeyPair, str]:
     """The firm's unrevoked key in force on the issue day (or the first one after)."""

@@ -23,6 +23,8 @@ import pycountry
 from markupsafe import Markup
 
 from .datadict import fields
+from .qr import claim_url
+from .qr import info as qr_info
 from .records import Kind
 from .rules import MUST_CERTIFY
 from .schema import all_schemas
@@ -105,12 +107,21 @@ def certificate_page(model: SiteModel, cid: str) -> str:
     )
 
 
+@cache
+def _claim_css() -> Markup:
+    return Markup((SITE_DIR / "assets" / "claim.css").read_text(encoding="utf-8"))  # noqa: S704 (our file)
+
+
 def claim_page(model: SiteModel, cid: str) -> str:
+    """The QR target: standalone, its CSS inlined, verified in the browser by verify.js
+    against the root fingerprints built in here."""
     claim = model.claims[cid]
+    url = claim_url(model.site_url, cid)
+    pins = {"roots": model.root_fingerprints, "threshold": model.root_threshold, "site": model.site_url}
     return _render(
         "claim.html", **_common(model), cl=claim, status=model.claim_status(cid),
-        holder=model.members[claim["holder"]], certs=claim["certificates"], json_path=f"claims/{cid}.json",
-        status_json=script_json(model.status_data(claims=[cid])),
+        holder=model.members[claim["holder"]], member_state=model.member_status(claim["holder"]).state,
+        css=_claim_css(), pins=script_json(pins), url=url, qr=qr_info(url),
     )
 
 

@@ -7,16 +7,23 @@ the static API (alureg/api.py).
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .api import write_api
+from .bundles import write_snapshot
 from .check import CheckResult, check
+from .demo import demo_publisher
 from .errors import AluregError
 from .pages import fragments, write_record_pages
+from .qr import QrStats, claim_url, write_codes
 from .shell import build_shell
+from .signing import KeyPair
 from .sitemodel import SiteModel
 
 
@@ -42,19 +49,38 @@ def _write_atomically(out: Path, write: Callable[[Path], None]) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def build(root: Path, out: Path, at: str) -> CheckResult:
-    """Check the registry and publish it to ``out``; on failure ``out`` is untouched."""
+@dataclass
+class BuildReport:
+    at: str
+    result: CheckResult
+    snapshot: dict[str, Any]
+    qr: QrStats
+
+
+def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | None = None,
+          now: dt.datetime | None = None, qr_cache: Path | None = None) -> BuildReport:
+    """Check the registry and publish it to ``out``; on failure ``out`` is untouched.
+
+    ``now`` stamps the status snapshot (default: the clock); ``at`` is the day of the
+    status shown without JavaScript (default: the day of ``now``). ``publisher``
+    signs the snapshot (default: the DEMO publisher key)."""
+    now = now or dt.datetime.now(dt.UTC)
+    at = at or now.astimezone(dt.UTC).date().isoformat()
+    publisher = publisher or demo_publisher()
     result = check(root, at)
     if not result.ok():
         raise PublishError(f"not published: the registry has errors (run: check --root {root})")
-
     model = SiteModel.build(result, at)
+    report = BuildReport(at, result, {}, QrStats())
 
     def write(folder: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="alureg-shell-") as work:
             build_shell(folder, Path(work), fragments(model), f"{model.scheme} registry")
         write_record_pages(model, folder)
         write_api(model, folder)
+        report.snapshot = write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now)
+        urls = {cid: claim_url(model.site_url, cid) for cid in model.claims}
+        report.qr = write_codes(urls, folder, qr_cache or root / ".alureg-cache" / "qr")
 
     _write_atomically(out, write)
-    return result
+    return report

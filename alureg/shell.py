@@ -20,7 +20,7 @@ def build_shell(out: Path, work: Path, fragments: dict[str, str], site_name: str
     """Build the MkDocs pages into ``out`` (an empty folder), using ``work`` as scratch."""
     docs, frag_dir = work / "docs", work / "fragments"
     shutil.copytree(SITE_DIR / "docs", docs)
-    shutil.copytree(SITE_DIR / "assets", docs / "assets")
+    shutil.copytree(SITE_DIR / "assets", docs / "assets", ignore=shutil.ignore_patterns("*.md"))
     frag_dir.mkdir()
     for name, html in fragments.items():
         (frag_dir / f"{name}.html").write_text(html, encoding="utf-8")

@@ -162,17 +162,26 @@ class KeyPair:
         return json.dumps(body, indent=2) + "\n"
 
     @classmethod
-    def from_file(cls, path: Path) -> KeyPair:
+    def from_json(cls, text: str, source: str = "key") -> KeyPair:
+        """A key file's content (as kept in a CI secret)."""
         try:
-            body = json.loads(path.read_text(encoding="utf-8"))
+            body = json.loads(text)
             pair = cls.from_secret_multibase(
                 body["secretKeyMultibase"], body["id"], body["role"], body.get("audit_firm")
             )
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise SigningError(f"{path}: not a usable key file ({e})") from e
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise SigningError(f"{source}: not a usable key file ({e})") from e
         if pair.public_multibase != body.get("publicKeyMultibase"):
-            raise SigningError(f"{path}: public key does not match the secret key")
+            raise SigningError(f"{source}: public key does not match the secret key")
         return pair
+
+    @classmethod
+    def from_file(cls, path: Path) -> KeyPair:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise SigningError(f"{path}: not a usable key file ({e})") from e
+        return cls.from_json(text, str(path))
 
 
 def proof_options(

@@ -77,10 +77,14 @@ class SiteModel:
     claims_of: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     claims_on: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     last_changed: str = ""
+    root_fingerprints: list[str] = field(default_factory=list)
+    root_threshold: int = 0
 
     @classmethod
     def build(cls, result: CheckResult, at: str) -> SiteModel:
-        model = cls(at, result.config.scheme_name, result.config.site_url)
+        model = cls(at, result.config.scheme_name, result.config.site_url,
+                    root_fingerprints=sorted(result.config.root_fingerprints),
+                    root_threshold=result.config.root_threshold)
         stores = {Kind.MEMBER: model.members, Kind.CERTIFICATE: model.certificates,
                   Kind.CLAIM: model.claims, Kind.AUDIT_FIRM: model.firms}
         created: list[str] = []

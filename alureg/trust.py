@@ -127,8 +127,10 @@ class VerificationResult:
 
 
 def check_proof(
-    document: Mapping[str, Any], proof: Any, index: int, kind: Kind, trust: TrustList
+    document: Mapping[str, Any], proof: Any, index: int, kind: Kind | str, trust: TrustList,
+    roles: frozenset[str] | None = None,
 ) -> ProofCheck:
+    """One proof, steps 1-6 above. ``roles`` overrides who may sign (the snapshot)."""
     # 1. well formed
     if not isinstance(proof, Mapping):
         return ProofCheck(index, None, "SIG002", "proof must be a mapping")
@@ -156,10 +158,10 @@ def check_proof(
             f"proof created {created} by key {key.key_id}, valid {window}",
         )
     # 5. role
-    if key.role not in MAY_SIGN[kind]:
-        return ProofCheck(
-            index, key, "SIG007", f"key {key.key_id} has role {key.role}, which may not sign a {kind.value}"
-        )
+    allowed = roles if roles is not None else MAY_SIGN[Kind(kind)]
+    if key.role not in allowed:
+        what = kind.value if isinstance(kind, Kind) else kind
+        return ProofCheck(index, key, "SIG007", f"key {key.key_id} has role {key.role}, which may not sign a {what}")
     # 6. signature
     try:
         good = verify_proof(document, proof, key.raw)

@@ -4,7 +4,9 @@ by playwright (playwright cannot download its own browsers here)."""
 from __future__ import annotations
 
 import functools
+import gzip
 import http.server
+import io
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,10 +25,32 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+COMPRESSED = {".html", ".css", ".js", ".json", ".svg", ".xml", ".txt", ".csv"}
+
+
+class _GzipHandler(_QuietHandler):
+    """Compresses text responses with gzip, as static hosts do."""
+
+    def send_head(self) -> Any:
+        path = Path(self.translate_path(self.path))
+        if path.is_dir():
+            path = path / "index.html"
+        if path.suffix not in COMPRESSED or "gzip" not in self.headers.get("Accept-Encoding", "") \
+                or not path.is_file():
+            return super().send_head()
+        body = gzip.compress(path.read_bytes(), compresslevel=9, mtime=0)
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
+
+
 @contextmanager
-def serve(folder: Path) -> Iterator[str]:
+def serve(folder: Path, *, compress: bool = False) -> Iterator[str]:
     """Serve ``folder`` on 127.0.0.1 at a free port; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
+    handler = functools.partial(_GzipHandler if compress else _QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

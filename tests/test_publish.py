@@ -9,17 +9,22 @@ import pytest
 
 from alureg.cli import main
 
-from .conftest import AT, Scratch
+from .conftest import AT, REPO, Scratch
 
 
 def _build(root: Path, out: Path) -> int:
-    return main(["build", "--root", str(root), "--out", str(out), "--at", AT])
+    return main(["build", "--root", str(root), "--out", str(out), "--at", AT, "--now", f"{AT}T06:00:00Z",
+                 "--qr-cache", str(out.parent / "qr-cache")])
 
 
 def test_build_publishes_every_record(scratch: Scratch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "public"
     assert _build(scratch.root, out) == 0
-    assert capsys.readouterr().out == f"published 84 records to {out} (status as of {AT})\n"
+    assert capsys.readouterr().out.splitlines() == [
+        f"published 84 records to {out} (status as of {AT})",
+        "status snapshot 1795240800, expires 2026-11-28T06:00:00Z, signed with the DEMO publisher key",
+        "QR codes: 20 drawn, 0 reused",
+    ]
     assert len(list((out / "api/v1").glob("*/*.json"))) == 82 + 7  # records and schemas
     record = json.loads((out / "api/v1/certificates/CRT-000106.json").read_text())
     assert record["id"] == "CRT-000106" and len(record["proof"]) == 2
@@ -40,6 +45,18 @@ def test_failed_check_leaves_output_untouched(scratch: Scratch, tmp_path: Path,
     assert [p.name for p in out.iterdir()] == ["index.html"]
     assert (out / "index.html").read_text() == "previous site"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["public", "reg"]  # no temporary folder left
+
+
+def test_publisher_key_from_environment(scratch: Scratch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    key = (REPO / "demo-keys/publisher-2026.json").read_text()
+    monkeypatch.setenv("ALUREG_PUBLISHER_KEY", key)
+    assert _build(scratch.root, tmp_path / "public") == 0
+    assert "signed with $ALUREG_PUBLISHER_KEY" in capsys.readouterr().out
+    monkeypatch.setenv("ALUREG_PUBLISHER_KEY", "{not a key")
+    assert _build(scratch.root, tmp_path / "public2") == 1
+    assert capsys.readouterr().err.startswith("error: $ALUREG_PUBLISHER_KEY: not a usable key file")
+    assert not (tmp_path / "public2").exists()
 
 
 def test_record_values_are_escaped(scratch: Scratch, tmp_path: Path) -> None:

@@ -1,0 +1,161 @@
+"""Claims: the Python verifier on the shared table, byte flips, targets, QR codes,
+the snapshot and its Merkle tree, and the CLI."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import zxingcpp
+from PIL import Image
+
+from alureg.cli import main
+from alureg.config import load_config
+from alureg.qr import BORDER, PNG_SCALE, claim_url, write_codes
+from alureg.snapshot import MerkleTree, root_from_path
+from alureg.targets import claim_from_target
+from alureg.verify import verify_files, verify_site
+
+from .claim_cases import CASES, NOW, SITE_URL, Case, build_base, build_other, moment, prepare
+from .conftest import REPO, Scratch
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("claims")
+    return build_base(root / "public", root / "qr-cache")
+
+
+@pytest.fixture(scope="module")
+def other(tmp_path_factory: pytest.TempPathFactory, demo_keys: dict) -> Path:  # type: ignore[type-arg]
+    root = tmp_path_factory.mktemp("other")
+    return build_other(Scratch(root / "reg", demo_keys), root / "public", root / "qr-cache")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_python_verifier(case: Case, base: Path, other: Path, tmp_path: Path) -> None:
+    site = prepare(case, base, other, tmp_path / "site")
+    minimum = int(NOW.timestamp()) + 1 if case.lower_sequence else 0
+    verdict = verify_site(site, case.claim, load_config(REPO), moment(case.day), min_sequence=minimum)
+    assert (verdict.word, verdict.reasons) == (case.word, case.reasons)
+
+
+def test_stale_allowed_on_request(base: Path) -> None:
+    verdict = verify_site(base, "CLM-10001", load_config(REPO), moment("2026-12-03"), allow_stale=True)
+    assert verdict.word == "VALID" and verdict.details[-1].endswith("(STALE)")
+
+
+FILES = {"trust.json": "api/v1/trust.json", "snapshot.json": "api/v1/snapshot.json",
+         "claim.json": "c/CLM-10001/claim.json"}
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_any_changed_byte_cannot_be_verified(name: str, base: Path) -> None:
+    """Every 7th byte of each file a claim page loads, changed, breaks verification."""
+    config = load_config(REPO)
+    raw = {n: (base / rel).read_bytes() for n, rel in FILES.items()}
+    assert verify_files(raw["trust.json"], raw["snapshot.json"], raw["claim.json"], config, NOW).word == "VALID"
+    data = raw[name]
+    positions = range(0, len(data), 7)
+    for i in positions:
+        changed = dict(raw)
+        changed[name] = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
+        verdict = verify_files(changed["trust.json"], changed["snapshot.json"], changed["claim.json"], config, NOW)
+        assert verdict.word == "CANNOT-VERIFY", (name, i, chr(data[i]))
+    assert len(positions) > 50
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("CLM-10001", "CLM-10001"),
+        (f"{SITE_URL}/c/CLM-10001/", "CLM-10001"),
+        (f"{SITE_URL}/c/CLM-10001", "CLM-10001"),
+        ("https://registry.alusteward.example.evil.example/c/CLM-10001/", None),
+        ("http://registry.alusteward.example/c/CLM-10001/", None),
+        (f"{SITE_URL}/certificates/CRT-000101/", None),
+        (f"{SITE_URL}/c/CLM-10001/?utm=1", None),
+        ("clm-10001", None),
+    ],
+)
+def test_targets(target: str, expected: str | None) -> None:
+    result = claim_from_target(target, SITE_URL)
+    if expected is None:
+        assert not isinstance(result, str) and result.word == "CANNOT-VERIFY"
+    else:
+        assert result == expected
+
+
+def _decode(png: bytes) -> str:
+    with Image.open(io.BytesIO(png)) as image:
+        found = zxingcpp.read_barcodes(image.convert("L"))
+    assert len(found) == 1
+    return found[0].text
+
+
+def test_every_sample_qr_code_decodes_to_its_url_also_at_2_pixels_per_module(base: Path) -> None:
+    codes = sorted((base / "c").glob("*/qr.png"))
+    assert len(codes) == 20
+    for png in codes:
+        url = claim_url(SITE_URL, png.parent.name)
+        assert _decode(png.read_bytes()) == url
+        with Image.open(png) as image:
+            modules = image.width // PNG_SCALE
+            small = image.resize((modules * 2, modules * 2), Image.Resampling.NEAREST)
+            buffer = io.BytesIO()
+            small.save(buffer, format="PNG")
+        assert small.width == (modules) * 2 and modules - 2 * BORDER in (21, 25, 29, 33, 37, 41)
+        assert _decode(buffer.getvalue()) == url, png
+        svg = (png.parent / "qr.svg").read_text()
+        assert svg.startswith("<svg") and url in svg
+
+
+def test_qr_codes_are_drawn_incrementally(tmp_path: Path) -> None:
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    urls = {"CLM-10001": claim_url(SITE_URL, "CLM-10001"), "CLM-10002": claim_url(SITE_URL, "CLM-10002")}
+    first = write_codes(urls, out, cache)
+    assert (first.drawn, first.reused) == (2, 0)
+    again = write_codes(urls, tmp_path / "out2", cache)
+    assert (again.drawn, again.reused) == (0, 2)
+    assert (tmp_path / "out2/c/CLM-10001/qr.png").read_bytes() == (out / "c/CLM-10001/qr.png").read_bytes()
+    moved = write_codes({"CLM-10001": "https://elsewhere.example/c/CLM-10001/"}, tmp_path / "out3", cache)
+    assert (moved.drawn, moved.reused) == (1, 0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13])
+def test_merkle_paths(n: int) -> None:
+    digests = [bytes([i]) * 32 for i in range(n)]
+    tree = MerkleTree.build(digests)
+    for i, d in enumerate(digests):
+        assert root_from_path(d, tree.path(i)) == tree.root
+        if n > 1:
+            assert root_from_path(d, tree.path((i + 1) % n)) != tree.root
+
+
+def test_snapshot_fields(base: Path) -> None:
+    import json
+
+    snapshot = json.loads((base / "api/v1/snapshot.json").read_bytes())
+    assert snapshot["created"] == "2026-11-25T00:00:00Z" and snapshot["expires"] == "2026-12-02T00:00:00Z"
+    assert snapshot["sequence"] == int(NOW.timestamp()) and snapshot["site"] == SITE_URL
+    leaves = json.loads((base / "api/v1/snapshot-leaves.json").read_bytes())
+    assert snapshot["records"] == len(leaves["leaves"]) == 84 + 20  # records and claim closures
+
+
+def test_cli_verify(base: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    qr = base / "c/CLM-10004/qr.png"
+    code = main(["verify", str(qr), "--site", str(base), "--at", "2026-11-25"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1 and out[0] == "NOT-VALID"
+    assert out[1].startswith("reason: certificate CRT-000106 suspended on 2026-09-10")
+    assert main(["verify", f"{SITE_URL}/c/CLM-10001/", "--site", str(base), "--at", "2026-11-25"]) == 0
+    assert capsys.readouterr().out.startswith("VALID\nclaim: CLM-10001 (chain-of-custody)")
+    assert main(["verify", "CLM-10001", "--site", str(base), "--at", "2026-12-03"]) == 1
+    assert capsys.readouterr().out.startswith("CANNOT-VERIFY\nreason: the registry data is out of date")
+    assert main(["verify", "CLM-10001", "--site", str(base), "--at", "2026-12-03", "--allow-stale"]) == 0
+    capsys.readouterr()
+    assert main(["verify", "CLM-10001", "--root", str(REPO), "--at", "2026-11-25"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].endswith("(no snapshot)")
+    assert main(["verify", "CLM-99999", "--site", str(base)]) == 1
+    assert capsys.readouterr().out == "CANNOT-VERIFY\nreason: there is no published claim CLM-99999\n"
