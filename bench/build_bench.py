@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from results import write_section
+
 REPO = Path(__file__).resolve().parent.parent
 AT = "2026-11-21"
 
@@ -62,7 +64,7 @@ def main(sizes: list[int]) -> None:
             print(f"{n} certificates: build {row['build_s']:.1f} s, peak {row['peak_mib']:.0f} MiB, "
                   f"output {row['output_mib']:.1f} MiB, {row['page_bytes']:.0f} B per certificate page")
     lines = [
-        "# Benchmark results",
+        "## Build",
         "",
         "`bench/build_bench.py`: synthetic registries (`build.py synth`, members = 0.6 × certificates, claims =",
         "0.5 × certificates), then `build.py build` (check + MkDocs shell + record pages + API) in a fresh process.",
@@ -81,7 +83,7 @@ def main(sizes: list[int]) -> None:
         scale = rows[-1]["certificates"] / rows[0]["certificates"]
         lines += ["", f"Build time ratio {rows[-1]['certificates']:,} / {rows[0]['certificates']:,}: "
                       f"{ratio:.1f}× for {scale:.0f}× the certificates (budget: at most 12×)."]
-    (REPO / "bench" / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    write_section("build", lines)
 
 
 if __name__ == "__main__":
