@@ -4,7 +4,7 @@ re-sign with the demo keys."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +65,34 @@ class Scratch:
 @pytest.fixture
 def scratch(tmp_path: Path, demo_keys: dict[str, KeyPair]) -> Scratch:
     return Scratch(tmp_path / "reg", demo_keys)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's chromium, driven by playwright (tests/browser.py)."""
+    from playwright.sync_api import sync_playwright
+
+    from .browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def claim_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample site built with a fixed snapshot time (tests/claim_cases.py)."""
+    from .claim_cases import build_base
+
+    root = tmp_path_factory.mktemp("claims")
+    return build_base(root / "public", root / "qr-cache")
+
+
+@pytest.fixture(scope="session")
+def other_site(tmp_path_factory: pytest.TempPathFactory, demo_keys: dict[str, KeyPair]) -> Path:
+    """A second build, a day later with one record changed: its snapshot is foreign."""
+    from .claim_cases import build_other
+
+    root = tmp_path_factory.mktemp("other")
+    return build_other(Scratch(root / "reg", demo_keys), root / "public", root / "qr-cache")

@@ -17,32 +17,20 @@ from alureg.snapshot import MerkleTree, root_from_path
 from alureg.targets import claim_from_target
 from alureg.verify import verify_files, verify_site
 
-from .claim_cases import CASES, NOW, SITE_URL, Case, build_base, build_other, moment, prepare
-from .conftest import REPO, Scratch
-
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("claims")
-    return build_base(root / "public", root / "qr-cache")
-
-
-@pytest.fixture(scope="module")
-def other(tmp_path_factory: pytest.TempPathFactory, demo_keys: dict) -> Path:  # type: ignore[type-arg]
-    root = tmp_path_factory.mktemp("other")
-    return build_other(Scratch(root / "reg", demo_keys), root / "public", root / "qr-cache")
+from .claim_cases import CASES, NOW, SITE_URL, Case, moment, prepare
+from .conftest import REPO
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_python_verifier(case: Case, base: Path, other: Path, tmp_path: Path) -> None:
-    site = prepare(case, base, other, tmp_path / "site")
+def test_python_verifier(case: Case, claim_site: Path, other_site: Path, tmp_path: Path) -> None:
+    site = prepare(case, claim_site, other_site, tmp_path / "site")
     minimum = int(NOW.timestamp()) + 1 if case.lower_sequence else 0
     verdict = verify_site(site, case.claim, load_config(REPO), moment(case.day), min_sequence=minimum)
     assert (verdict.word, verdict.reasons) == (case.word, case.reasons)
 
 
-def test_stale_allowed_on_request(base: Path) -> None:
-    verdict = verify_site(base, "CLM-10001", load_config(REPO), moment("2026-12-03"), allow_stale=True)
+def test_stale_allowed_on_request(claim_site: Path) -> None:
+    verdict = verify_site(claim_site, "CLM-10001", load_config(REPO), moment("2026-12-03"), allow_stale=True)
     assert verdict.word == "VALID" and verdict.details[-1].endswith("(STALE)")
 
 
@@ -51,10 +39,10 @@ FILES = {"trust.json": "api/v1/trust.json", "snapshot.json": "api/v1/snapshot.js
 
 
 @pytest.mark.parametrize("name", sorted(FILES))
-def test_any_changed_byte_cannot_be_verified(name: str, base: Path) -> None:
+def test_any_changed_byte_cannot_be_verified(name: str, claim_site: Path) -> None:
     """Every 7th byte of each file a claim page loads, changed, breaks verification."""
     config = load_config(REPO)
-    raw = {n: (base / rel).read_bytes() for n, rel in FILES.items()}
+    raw = {n: (claim_site / rel).read_bytes() for n, rel in FILES.items()}
     assert verify_files(raw["trust.json"], raw["snapshot.json"], raw["claim.json"], config, NOW).word == "VALID"
     data = raw[name]
     positions = range(0, len(data), 7)
@@ -94,8 +82,8 @@ def _decode(png: bytes) -> str:
     return found[0].text
 
 
-def test_every_sample_qr_code_decodes_to_its_url_also_at_2_pixels_per_module(base: Path) -> None:
-    codes = sorted((base / "c").glob("*/qr.png"))
+def test_every_sample_qr_code_decodes_to_its_url_also_at_2_pixels_per_module(claim_site: Path) -> None:
+    codes = sorted((claim_site / "c").glob("*/qr.png"))
     assert len(codes) == 20
     for png in codes:
         url = claim_url(SITE_URL, png.parent.name)
@@ -133,29 +121,29 @@ def test_merkle_paths(n: int) -> None:
             assert root_from_path(d, tree.path((i + 1) % n)) != tree.root
 
 
-def test_snapshot_fields(base: Path) -> None:
+def test_snapshot_fields(claim_site: Path) -> None:
     import json
 
-    snapshot = json.loads((base / "api/v1/snapshot.json").read_bytes())
+    snapshot = json.loads((claim_site / "api/v1/snapshot.json").read_bytes())
     assert snapshot["created"] == "2026-11-25T00:00:00Z" and snapshot["expires"] == "2026-12-02T00:00:00Z"
     assert snapshot["sequence"] == int(NOW.timestamp()) and snapshot["site"] == SITE_URL
-    leaves = json.loads((base / "api/v1/snapshot-leaves.json").read_bytes())
+    leaves = json.loads((claim_site / "api/v1/snapshot-leaves.json").read_bytes())
     assert snapshot["records"] == len(leaves["leaves"]) == 84 + 20  # records and claim closures
 
 
-def test_cli_verify(base: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    qr = base / "c/CLM-10004/qr.png"
-    code = main(["verify", str(qr), "--site", str(base), "--at", "2026-11-25"])
+def test_cli_verify(claim_site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    qr = claim_site / "c/CLM-10004/qr.png"
+    code = main(["verify", str(qr), "--site", str(claim_site), "--at", "2026-11-25"])
     out = capsys.readouterr().out.splitlines()
     assert code == 1 and out[0] == "NOT-VALID"
     assert out[1].startswith("reason: certificate CRT-000106 suspended on 2026-09-10")
-    assert main(["verify", f"{SITE_URL}/c/CLM-10001/", "--site", str(base), "--at", "2026-11-25"]) == 0
+    assert main(["verify", f"{SITE_URL}/c/CLM-10001/", "--site", str(claim_site), "--at", "2026-11-25"]) == 0
     assert capsys.readouterr().out.startswith("VALID\nclaim: CLM-10001 (chain-of-custody)")
-    assert main(["verify", "CLM-10001", "--site", str(base), "--at", "2026-12-03"]) == 1
+    assert main(["verify", "CLM-10001", "--site", str(claim_site), "--at", "2026-12-03"]) == 1
     assert capsys.readouterr().out.startswith("CANNOT-VERIFY\nreason: the registry data is out of date")
-    assert main(["verify", "CLM-10001", "--site", str(base), "--at", "2026-12-03", "--allow-stale"]) == 0
+    assert main(["verify", "CLM-10001", "--site", str(claim_site), "--at", "2026-12-03", "--allow-stale"]) == 0
     capsys.readouterr()
     assert main(["verify", "CLM-10001", "--root", str(REPO), "--at", "2026-11-25"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].endswith("(no snapshot)")
-    assert main(["verify", "CLM-99999", "--site", str(base)]) == 1
+    assert main(["verify", "CLM-99999", "--site", str(claim_site)]) == 1
     assert capsys.readouterr().out == "CANNOT-VERIFY\nreason: there is no published claim CLM-99999\n"

@@ -6,43 +6,22 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from alureg.config import load_config
 from alureg.verify import verify_site
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, PageProblems, serve
-from .claim_cases import CASES, DAY, NOW, SITE_URL, Case, build_base, build_other, moment, prepare
-from .conftest import REPO, Scratch
+from .browser import PageProblems, serve
+from .claim_cases import CASES, DAY, NOW, SITE_URL, Case, moment, prepare
+from .conftest import REPO
 
 BUDGET = 50 * 1024
-
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("claims-browser")
-    return build_base(root / "public", root / "qr-cache")
-
-
-@pytest.fixture(scope="module")
-def other(tmp_path_factory: pytest.TempPathFactory, demo_keys: dict) -> Path:  # type: ignore[type-arg]
-    root = tmp_path_factory.mktemp("other-browser")
-    return build_other(Scratch(root / "reg", demo_keys), root / "public", root / "qr-cache")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def page_verdict(browser: Browser, url: str, day: str, *, seen: int | None = None,
@@ -66,9 +45,9 @@ def page_verdict(browser: Browser, url: str, day: str, *, seen: int | None = Non
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_claim_page_agrees_with_python(case: Case, base: Path, other: Path, tmp_path: Path,
+def test_claim_page_agrees_with_python(case: Case, claim_site: Path, other_site: Path, tmp_path: Path,
                                        browser: Browser) -> None:
-    site = prepare(case, base, other, tmp_path / "site")
+    site = prepare(case, claim_site, other_site, tmp_path / "site")
     seen = int(NOW.timestamp()) + 1 if case.lower_sequence else None
     python = verify_site(site, case.claim, load_config(REPO), moment(case.day), min_sequence=seen or 0)
     with serve(site) as url:
@@ -78,9 +57,9 @@ def test_claim_page_agrees_with_python(case: Case, base: Path, other: Path, tmp_
 
 
 @pytest.mark.parametrize("name", ["api/v1/trust.json", "api/v1/snapshot.json", "c/CLM-10001/claim.json"])
-def test_changing_one_byte_on_a_running_server_flips_to_cannot_verify(name: str, base: Path, tmp_path: Path,
+def test_changing_one_byte_on_a_running_server_flips_to_cannot_verify(name: str, claim_site: Path, tmp_path: Path,
                                                                       browser: Browser) -> None:
-    site = prepare(CASES[0], base, base, tmp_path / "site")
+    site = prepare(CASES[0], claim_site, claim_site, tmp_path / "site")
     path = site / name
     original = path.read_bytes()
     with serve(site) as url:
@@ -93,22 +72,22 @@ def test_changing_one_byte_on_a_running_server_flips_to_cannot_verify(name: str,
         assert page_verdict(browser, f"{url}c/CLM-10001/", DAY)[0] == "VALID"
 
 
-def test_scanned_qr_code_of_every_sample_claim_opens_the_right_verdict(base: Path, browser: Browser) -> None:
+def test_scanned_qr_code_of_every_sample_claim_opens_the_right_verdict(claim_site: Path, browser: Browser) -> None:
     config = load_config(REPO)
-    with serve(base) as url:
-        for png in sorted((base / "c").glob("*/qr.png")):
+    with serve(claim_site) as url:
+        for png in sorted((claim_site / "c").glob("*/qr.png")):
             with Image.open(png) as image:
                 scanned = zxingcpp.read_barcodes(image.convert("L"))[0].text
             assert scanned.startswith(SITE_URL + "/c/")
             local = url + scanned[len(SITE_URL) + 1:]  # the production URL, served from this machine
             word, reasons, _, problems = page_verdict(browser, local, DAY)
-            python = verify_site(base, png.parent.name, config, moment(DAY))
+            python = verify_site(claim_site, png.parent.name, config, moment(DAY))
             assert (word, reasons) == (python.word, python.reasons), png.parent.name
             assert problems == []
 
 
-def test_page_weight_and_no_other_host(base: Path, browser: Browser) -> None:
-    with serve(base, compress=True) as url:
+def test_page_weight_and_no_other_host(claim_site: Path, browser: Browser) -> None:
+    with serve(claim_site, compress=True) as url:
         context = browser.new_context()
         page = context.new_page()
         page.clock.set_fixed_time(moment(DAY))
@@ -138,13 +117,13 @@ crypto.subtle.importKey = function (format, key, algorithm, ...rest) {
 """
 
 
-def test_vendored_library_verifies_where_webcrypto_lacks_ed25519(base: Path, tmp_path: Path,
+def test_vendored_library_verifies_where_webcrypto_lacks_ed25519(claim_site: Path, tmp_path: Path,
                                                                   browser: Browser) -> None:
-    with serve(base) as url:
+    with serve(claim_site) as url:
         assert page_verdict(browser, f"{url}c/CLM-10001/", DAY, init=NO_ED25519)[:2] == ("VALID", [])
         assert page_verdict(browser, f"{url}c/CLM-10004/", DAY, init=NO_ED25519)[0] == "NOT-VALID"
     case = next(c for c in CASES if c.id == "claim-file-tampered")
-    site = prepare(case, base, base, tmp_path / "tampered")
+    site = prepare(case, claim_site, claim_site, tmp_path / "tampered")
     with serve(site) as url:
         assert page_verdict(browser, f"{url}c/CLM-10001/", DAY, init=NO_ED25519)[0] == "CANNOT-VERIFY"
 
@@ -157,8 +136,8 @@ def test_vendored_library_is_the_published_package() -> None:
     assert "3.2.0" in (REPO / "site/assets/vendor/README.md").read_text()
 
 
-def test_verify_a_label_page(base: Path, browser: Browser) -> None:
-    with serve(base) as url:
+def test_verify_a_label_page(claim_site: Path, browser: Browser) -> None:
+    with serve(claim_site) as url:
         context = browser.new_context()
         page: Page = context.new_page()
         page.clock.set_fixed_time(moment(DAY))
@@ -173,10 +152,10 @@ def test_verify_a_label_page(base: Path, browser: Browser) -> None:
         context.close()
 
 
-def test_png_is_print_ready(base: Path) -> None:
-    with Image.open(base / "c/CLM-10001/qr.png") as image:
+def test_png_is_print_ready(claim_site: Path) -> None:
+    with Image.open(claim_site / "c/CLM-10001/qr.png") as image:
         assert image.width == image.height == 45 * 10  # version 5: 37 modules + 2 × 4 quiet zone, 10 px each
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
-    page = (base / "c/CLM-10001/index.html").read_text()
+    page = (claim_site / "c/CLM-10001/index.html").read_text()
     assert "version 5: 37 × 37 modules" in page and "at least 18.0 mm" in page

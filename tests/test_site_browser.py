@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from alureg.check import check
 from alureg.publish import build
 from alureg.sitemodel import SiteModel
 from alureg.status import certificate_status, claim_status, member_status
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, PageProblems, serve
+from .browser import PageProblems, serve
 from .conftest import AT, REPO, Scratch
 
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
@@ -38,14 +38,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def base_url(site: Path) -> Iterator[str]:
     with serve(site) as url:
         yield url
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
