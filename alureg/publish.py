@@ -23,6 +23,7 @@ from .errors import AluregError
 from .pages import fragments, write_record_pages
 from .qr import QrStats, claim_url, write_codes
 from .shell import build_shell
+from .search import write_search_index
 from .signing import KeyPair
 from .sitemodel import SiteModel
 
@@ -55,6 +56,7 @@ class BuildReport:
     result: CheckResult
     snapshot: dict[str, Any]
     qr: QrStats
+    suppliers: int = 0
 
 
 def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | None = None,
@@ -81,6 +83,7 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
         report.snapshot = write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now)
         urls = {cid: claim_url(model.site_url, cid) for cid in model.claims}
         report.qr = write_codes(urls, folder, qr_cache or root / ".alureg-cache" / "qr")
+        report.suppliers = write_search_index(model, folder)
 
     _write_atomically(out, write)
     return report

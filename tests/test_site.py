@@ -173,3 +173,18 @@ def test_no_request_to_another_host(site: Path) -> None:
                 assert tag_ok, f"{path}: {link}"
         text = path.read_text()
         assert "fonts.googleapis.com" not in text and "fonts.gstatic.com" not in text, path
+
+
+def test_material_search_indexes_only_hand_written_pages(site: Path) -> None:
+    index = json.loads((site / "search/search_index.json").read_text())
+    pages = {doc["location"].split("#")[0] for doc in index["docs"]}
+    assert pages <= {"", "verify/", "auditors/", "standards/", "verification/", "data-dictionary/", "api/"}
+    assert not any(p.startswith(("members/", "certificates/", "c/")) for p in pages)
+
+
+def test_supplier_search_bundle(site: Path) -> None:
+    assert (site / "pagefind/pagefind.js").is_file()
+    rows = json.loads((site / "search/suppliers.json").read_text())["rows"]
+    assert len(rows) == 25  # the listed members: suspended ones are left out
+    assert {r[0] for r in rows}.isdisjoint({"MEM-0106", "MEM-0011"})
+    assert all((site / "pagefind/fragment" / f"{k}.pf_fragment").is_file() for k in rows)

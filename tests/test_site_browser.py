@@ -24,7 +24,7 @@ AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 
 PAGES = ["", "members/", "members/MEM-0001/", "members/MEM-0106/", "certificates/", "certificates/CRT-000106/",
          "certificates/CRT-000104/", "c/CLM-10001/", "c/CLM-10004/", "auditors/", "standards/", "verification/",
-         "data-dictionary/", "api/", "verify/"]
+         "data-dictionary/", "api/", "verify/", "search/"]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,129 @@
+"""Supplier search for buyers: one search document per listed member (a supplier),
+indexed by Pagefind, a static, chunked search library (docs/adr/0010-search.md).
+
+A document carries the member's name, id, country, its certificates (ids, standards,
+facility names and countries, activities) and its claim ids, with accents folded so
+that "Mineracao" finds "Mineração". Filters and sort keys come with it; the browser
+(site/assets/supplier-search.js) asks Pagefind for results and filter counts and
+loads only the chunks a query needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+import unicodedata
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .pages import country
+from .sitemodel import ACTIVITY_NAMES, CLASS_NAMES, STANDARD_NAMES, STATE_LABELS, SiteModel
+
+# The order in which a supplier's certificates decide its headline status.
+STATUS_ORDER = ["active", "suspended", "not-yet-valid", "expired", "superseded", "withdrawn"]
+NO_CERTIFICATE = "No certificate"
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: what typing on any keyboard should match."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+@dataclass
+class SupplierDoc:
+    url: str
+    content: str
+    meta: dict[str, str]
+    filters: dict[str, list[str]]
+    sort: dict[str, str]
+
+
+def _summary(model: SiteModel, mid: str) -> tuple[str, str, str]:
+    """Headline status, standards held and validity of a supplier."""
+    certs = sorted(model.certs_of.get(mid, []))
+    states = {c: model.cert_status(c).state for c in certs}
+    in_force = [c for c in certs if states[c] in ("active", "suspended")]
+    held = sorted({f"{STANDARD_NAMES[model.certificates[c]['standard']]} {model.certificates[c]['version']}"
+                   for c in in_force})
+    status = next((STATE_LABELS[s] for s in STATUS_ORDER if s in states.values()), NO_CERTIFICATE)
+    until = max((model.certificates[c]["valid_until"] for c in in_force), default="")
+    return status, " · ".join(held), until
+
+
+def documents(model: SiteModel) -> Iterator[SupplierDoc]:
+    for mid in sorted(model.members):
+        if not model.listed(mid):
+            continue  # suspended members are hidden from the public directory (domain.md)
+        member = model.members[mid]
+        certs = [model.certificates[c] for c in sorted(model.certs_of.get(mid, []))]
+        claims = sorted(model.claims_of.get(mid, []))
+        facilities = [f for c in certs for f in c["scope"]["facilities"]]
+        countries = sorted({member["country"], *(f["country"] for f in facilities)})
+        status, held, until = _summary(model, mid)
+        names = [member["name"], *(f["name"] for f in facilities)]
+        words = [*names, *(fold(n) for n in names), mid, *(c["id"] for c in certs), *claims,
+                 *(country(c) for c in countries)]
+        yield SupplierDoc(
+            url=f"members/{mid}/",
+            content=" ".join(dict.fromkeys(words)),
+            meta={"title": member["name"], "id": mid, "country": country(member["country"]),
+                  "class": CLASS_NAMES[member["class"]], "standards": held, "status": status,
+                  "valid_until": until, "certificates": " ".join(c["id"] for c in certs)},
+            filters={
+                "class": [CLASS_NAMES[member["class"]]],
+                "country": [country(c) for c in countries],
+                "standard": sorted({STANDARD_NAMES[c["standard"]] for c in certs}),
+                "version": sorted({f"{STANDARD_NAMES[c['standard']]} {c['version']}" for c in certs}),
+                "type": sorted({c["certification_type"].capitalize() for c in certs}),
+                "status": sorted({STATE_LABELS[model.cert_status(c["id"]).state] for c in certs})
+                or [NO_CERTIFICATE],
+                "activity": sorted({ACTIVITY_NAMES[a] for f in facilities for a in f["activities"]}
+                                   | {ACTIVITY_NAMES[a] for a in member["activities"]}),
+            },
+            sort={"name": fold(member["name"]), "valid_until": until or "0000-00-00"},
+        )
+
+
+async def _write_pagefind(docs: list[SupplierDoc], out: Path) -> None:
+    from pagefind.index import IndexConfig, PagefindIndex
+
+    config = IndexConfig(force_language="en", output_path=str(out))
+    async with PagefindIndex(config=config) as index:
+        for doc in docs:
+            await index.add_custom_record(url=doc.url, content=doc.content, language="en", meta=doc.meta,
+                                          filters=doc.filters, sort=doc.sort)
+        await index.write_files(output_path=str(out))
+
+
+EXPORT_HEADER = ["id", "name", "country", "class", "standards", "status", "valid_until", "certificates", "page"]
+
+
+def write_search_index(model: SiteModel, out: Path) -> int:
+    """Write the Pagefind bundle to out/pagefind/ and, for CSV exports of a result set,
+    out/search/suppliers.json (rows by Pagefind result id); returns the supplier count."""
+    docs = list(documents(model))
+    logging.getLogger("pagefind").setLevel(logging.WARNING)
+    # Pagefind's API is asyncio; run it on a thread of its own so that a caller with an
+    # event loop of its own (playwright's, in the tests) does not clash with it.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _write_pagefind(docs, out / "pagefind")).result()
+    by_url = {d.url: d for d in docs}
+    rows: dict[str, list[str]] = {}
+    # A result's id is its fragment's name; read each fragment's URL to map it back.
+    for fragment in sorted((out / "pagefind" / "fragment").glob("*.pf_fragment")):
+        body = gzip.decompress(fragment.read_bytes())
+        url = json.loads(body[body.index(b"{"):])["url"]
+        m: dict[str, Any] = by_url[url].meta
+        rows[fragment.stem] = [m["id"], m["title"], m["country"], m["class"], m["standards"], m["status"],
+                               m["valid_until"], m["certificates"], url]
+    path = out / "search" / "suppliers.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"header": EXPORT_HEADER, "rows": rows}, ensure_ascii=False,
+                               separators=(",", ":")), encoding="utf-8")
+    return len(docs)
