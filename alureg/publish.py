@@ -22,8 +22,8 @@ from .demo import demo_publisher
 from .errors import AluregError
 from .pages import fragments, write_record_pages
 from .qr import QrStats, claim_url, write_codes
-from .shell import build_shell
 from .search import write_search_index
+from .shell import build_shell
 from .signing import KeyPair
 from .sitemodel import SiteModel
 
