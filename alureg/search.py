@@ -10,17 +10,18 @@ loads only the chunks a query needs.
 
 from __future__ import annotations
 
-import asyncio
 import gzip
+import html
 import json
-import logging
+import subprocess
+import tempfile
 import unicodedata
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import AluregError
 from .pages import country
 from .sitemodel import ACTIVITY_NAMES, CLASS_NAMES, STANDARD_NAMES, STATE_LABELS, SiteModel
 
@@ -90,15 +91,35 @@ def documents(model: SiteModel) -> Iterator[SupplierDoc]:
         )
 
 
-async def _write_pagefind(docs: list[SupplierDoc], out: Path) -> None:
-    from pagefind.index import IndexConfig, PagefindIndex
+def _html(doc: SupplierDoc) -> str:
+    """A supplier document as the small HTML page Pagefind indexes: meta, filters and
+    sort keys as elements whose text is the value (so commas and colons are safe)."""
+    e = html.escape
+    parts = [f'<span data-pagefind-meta="{k}">{e(v)}</span>' for k, v in doc.meta.items() if k != "title"]
+    parts += [f'<span data-pagefind-filter="{k}">{e(v)}</span>' for k, vs in doc.filters.items() for v in vs]
+    parts += [f'<span data-pagefind-sort="{k}">{e(v)}</span>' for k, v in doc.sort.items()]
+    return (f'<!doctype html><html lang="en"><body data-pagefind-body><h1 data-pagefind-meta="title">'
+            f'{e(doc.meta["title"])}</h1><p>{e(doc.content)}</p>{"".join(parts)}</body></html>')
 
-    config = IndexConfig(force_language="en", output_path=str(out))
-    async with PagefindIndex(config=config) as index:
+
+def _write_pagefind(docs: list[SupplierDoc], out: Path) -> None:
+    """Index with the Pagefind binary over generated pages: its Python API makes one
+    round trip per record with a 0.1 s poll, which would take over half an hour at
+    20,000 suppliers (docs/adr/0010-search.md)."""
+    from pagefind_bin import get_executable
+
+    with tempfile.TemporaryDirectory(prefix="alureg-search-") as tmp:
+        pages = Path(tmp)
         for doc in docs:
-            await index.add_custom_record(url=doc.url, content=doc.content, language="en", meta=doc.meta,
-                                          filters=doc.filters, sort=doc.sort)
-        await index.write_files(output_path=str(out))
+            page = pages / doc.url / "index.html"
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text(_html(doc), encoding="utf-8")
+        done = subprocess.run(  # noqa: S603 (our own arguments, no shell)
+            [str(get_executable()), "--site", str(pages), "--output-path", str(out.resolve()),
+             "--force-language", "en", "--silent"],
+            capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise AluregError(f"pagefind failed: {done.stderr.strip() or done.stdout.strip()}")
 
 
 EXPORT_HEADER = ["id", "name", "country", "class", "standards", "status", "valid_until", "certificates", "page"]
@@ -108,17 +129,13 @@ def write_search_index(model: SiteModel, out: Path) -> int:
     """Write the Pagefind bundle to out/pagefind/ and, for CSV exports of a result set,
     out/search/suppliers.json (rows by Pagefind result id); returns the supplier count."""
     docs = list(documents(model))
-    logging.getLogger("pagefind").setLevel(logging.WARNING)
-    # Pagefind's API is asyncio; run it on a thread of its own so that a caller with an
-    # event loop of its own (playwright's, in the tests) does not clash with it.
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, _write_pagefind(docs, out / "pagefind")).result()
+    _write_pagefind(docs, out / "pagefind")
     by_url = {d.url: d for d in docs}
     rows: dict[str, list[str]] = {}
     # A result's id is its fragment's name; read each fragment's URL to map it back.
     for fragment in sorted((out / "pagefind" / "fragment").glob("*.pf_fragment")):
         body = gzip.decompress(fragment.read_bytes())
-        url = json.loads(body[body.index(b"{"):])["url"]
+        url = json.loads(body[body.index(b"{"):])["url"].lstrip("/")
         m: dict[str, Any] = by_url[url].meta
         rows[fragment.stem] = [m["id"], m["title"], m["country"], m["class"], m["standards"], m["status"],
                                m["valid_until"], m["certificates"], url]
