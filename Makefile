@@ -27,7 +27,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 lint: $(STAMP)
-	$(PY) -m ruff check alureg tests build.py
+	$(PY) -m ruff check alureg tests bench build.py
 	$(PY) -m mypy
 
 unit: $(STAMP) $(CHROMIUM) node_modules/.installed

@@ -21,12 +21,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright
+from results import write_section
 
-from alureg.publish import build  # noqa: E402
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, serve  # noqa: E402
-
-from results import write_section  # noqa: E402
+from alureg.publish import build
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, serve
 
 BUDGET = 50 * 1024
 
@@ -75,7 +74,8 @@ def main() -> None:
                 assert hosts == {url.split("/")[2]}, hosts
                 weights[cid] = (transferred, requests)
             browser.close()
-            scores = {cid: lighthouse(f"{url}c/{cid}/", Path(tmp) / f"{cid}.json") for cid in ("CLM-10001", "CLM-10004")}
+            scores = {cid: lighthouse(f"{url}c/{cid}/", Path(tmp) / f"{cid}.json")
+                      for cid in ("CLM-10001", "CLM-10004")}
     biggest = max(weights.items(), key=lambda kv: kv[1][0])
     smallest = min(weights.items(), key=lambda kv: kv[1][0])
     lines = [
@@ -86,7 +86,8 @@ def main() -> None:
         "(simulated slow 4G, mid-range phone).",
         "",
         f"Bytes transferred (HTML, inline CSS, scripts, trust list, snapshot, claim bundle; headers included),"
-        f" all {len(weights)} sample claims: {smallest[1][0]:,} B ({smallest[0]}) to {biggest[1][0]:,} B ({biggest[0]}),"
+        f" all {len(weights)} sample claims: {smallest[1][0]:,} B ({smallest[0]}) to"
+        f" {biggest[1][0]:,} B ({biggest[0]}),"
         f" {biggest[1][1]} requests, all to 127.0.0.1. Budget {BUDGET:,} B.",
         "",
         "| claim | performance | accessibility | LCP (ms) | TBT (ms) | CLS | Lighthouse total byte weight |",

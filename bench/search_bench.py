@@ -25,15 +25,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, sync_playwright
+from results import write_section
 
-from alureg.check import check  # noqa: E402
-from alureg.search import documents, write_search_index  # noqa: E402
-from alureg.shell import build_shell  # noqa: E402
-from alureg.sitemodel import SiteModel  # noqa: E402
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, serve  # noqa: E402
-
-from results import write_section  # noqa: E402
+from alureg.check import check
+from alureg.search import documents, write_search_index
+from alureg.shell import build_shell
+from alureg.sitemodel import SiteModel
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, serve
 
 AT = "2026-11-21"
 WORDS = ["alder", "torvik", "plant 4711", "crt-00054321", "clm-00012345", "norway"]
