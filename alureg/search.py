@@ -1,30 +1,27 @@
-"""Supplier search for buyers: one search document per listed member (a supplier),
-indexed by Pagefind, a static, chunked search library (docs/adr/0010-search.md).
+"""Supplier search for buyers: one search document per listed member (a supplier).
 
 A document carries the member's name, id, country, its certificates (ids, standards,
 facility names and countries, activities) and its claim ids, with accents folded so
-that "Mineracao" finds "Mineração". Filters and sort keys come with it; the browser
-(site/assets/supplier-search.js) asks Pagefind for results and filter counts and
-loads only the chunks a query needs.
+that "Mineracao" finds "Mineração", and its filter values and sort keys. The site's
+index is written by alureg/searchindex.py; the Pagefind writer here is kept for the
+benchmark that compared them (docs/adr/0010-search.md).
 """
 
 from __future__ import annotations
 
-import gzip
 import html
-import json
 import subprocess
 import tempfile
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .errors import AluregError
 from .pages import country
 from .sitemodel import ACTIVITY_NAMES, CLASS_NAMES, STANDARD_NAMES, STATE_LABELS, SiteModel
 
+FACETS = ["standard", "version", "type", "status", "country", "activity", "class"]
 # The order in which a supplier's certificates decide its headline status.
 STATUS_ORDER = ["active", "suspended", "not-yet-valid", "expired", "superseded", "withdrawn"]
 NO_CERTIFICATE = "No certificate"
@@ -122,25 +119,16 @@ def _write_pagefind(docs: list[SupplierDoc], out: Path) -> None:
         raise AluregError(f"pagefind failed: {done.stderr.strip() or done.stdout.strip()}")
 
 
-EXPORT_HEADER = ["id", "name", "country", "class", "standards", "status", "valid_until", "certificates", "page"]
-
-
 def write_search_index(model: SiteModel, out: Path) -> int:
-    """Write the Pagefind bundle to out/pagefind/ and, for CSV exports of a result set,
-    out/search/suppliers.json (rows by Pagefind result id); returns the supplier count."""
+    """Write the supplier search index to out/search/index/; returns the supplier count."""
+    from .searchindex import write_index  # it builds on this module's documents
+
     docs = list(documents(model))
-    _write_pagefind(docs, out / "pagefind")
-    by_url = {d.url: d for d in docs}
-    rows: dict[str, list[str]] = {}
-    # A result's id is its fragment's name; read each fragment's URL to map it back.
-    for fragment in sorted((out / "pagefind" / "fragment").glob("*.pf_fragment")):
-        body = gzip.decompress(fragment.read_bytes())
-        url = json.loads(body[body.index(b"{"):])["url"].lstrip("/")
-        m: dict[str, Any] = by_url[url].meta
-        rows[fragment.stem] = [m["id"], m["title"], m["country"], m["class"], m["standards"], m["status"],
-                               m["valid_until"], m["certificates"], url]
-    path = out / "search" / "suppliers.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"header": EXPORT_HEADER, "rows": rows}, ensure_ascii=False,
-                               separators=(",", ":")), encoding="utf-8")
+    write_index(docs, out / "search" / "index")
     return len(docs)
+
+
+def write_pagefind(docs: list[SupplierDoc], out: Path) -> None:
+    """The same documents as a Pagefind bundle: kept for bench/search_bench.py, which
+    compares it with the index the site uses."""
+    _write_pagefind(docs, out)

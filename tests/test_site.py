@@ -15,6 +15,7 @@ from alureg.config import load_config
 from alureg.publish import build
 from alureg.records import Kind, Record
 from alureg.schema import validate
+from alureg.search import fold
 from alureg.trust import TrustList, verify_record
 
 from .conftest import AT, REPO
@@ -182,9 +183,14 @@ def test_material_search_indexes_only_hand_written_pages(site: Path) -> None:
     assert not any(p.startswith(("members/", "certificates/", "c/")) for p in pages)
 
 
-def test_supplier_search_bundle(site: Path) -> None:
-    assert (site / "pagefind/pagefind.js").is_file()
-    rows = json.loads((site / "search/suppliers.json").read_text())["rows"]
-    assert len(rows) == 25  # the listed members: suspended ones are left out
-    assert {r[0] for r in rows}.isdisjoint({"MEM-0106", "MEM-0011"})
-    assert all((site / "pagefind/fragment" / f"{k}.pf_fragment").is_file() for k in rows)
+def test_supplier_search_index(site: Path) -> None:
+    index = site / "search/index"
+    meta = json.loads((index / "meta.json").read_text())
+    docs = json.loads((index / "docs.json").read_text())
+    rows = [row for k in range(len(list(index.glob("r*.json"))))
+            for row in json.loads((index / f"r{k}.json").read_text())]
+    assert meta["count"] == len(docs["bits"]) == len(rows) == 25  # suspended members are left out
+    assert {r[1] for r in rows}.isdisjoint({"MEM-0106", "MEM-0011"})
+    assert [r[0] for r in rows] == sorted((r[0] for r in rows), key=lambda n: fold(n))
+    tokens = [t for k in range(len(meta["shards"])) for t in json.loads((index / f"t{k}.json").read_text())["t"]]
+    assert tokens == sorted(tokens) and "mineracao" in tokens and "crt-000106" in tokens

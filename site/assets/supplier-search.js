@@ -1,46 +1,151 @@
-/* Supplier search on the static Pagefind index (alureg/search.py, docs/adr/0010-search.md).
- * Free text and filters with counts, sorting, the state kept in the URL, and a CSV
- * export of the whole result set (rows from search/suppliers.json, loaded on export). */
+/* Supplier search on the static index written by alureg/searchindex.py
+ * (docs/adr/0010-search.md). Free text (every word a prefix, case and accents folded),
+ * filters with counts, sorting, the state in the URL, CSV export of the result set.
+ * Loads meta.json and docs.json once, then only the text shards a word falls in and the
+ * display rows on screen. */
 (function () {
   "use strict";
   var form = document.getElementById("supplier-search");
   if (!form) return;
-  var FACETS = ["standard", "version", "type", "status", "country", "activity", "class"];
-  var PAGE = 20;
+  var PAGE = 20, MAX_SHARDS = 12;
   var input = document.getElementById("q"), sortSel = document.getElementById("sort");
   var table = document.getElementById("search-results"), tbody = table.querySelector("tbody");
   var count = document.getElementById("search-count"), more = document.getElementById("more");
   var exportButton = document.getElementById("export");
-  var root = new URL("../", location.href);
-  var pagefind, results = [], shown = 0, generation = 0, rowsPromise = null;
+  var root = new URL("../", location.href), base = new URL("search/index/", root);
   var BADGES = { "Active": "active", "Suspended": "suspended", "Withdrawn": "withdrawn", "Expired": "expired",
                  "Superseded": "superseded", "Not yet valid": "not-yet-valid", "No certificate": "expired" };
+  var meta, docs, results = [], shown = 0, generation = 0, cache = {};
 
+  function load(name) {
+    cache[name] = cache[name] || fetch(new URL(name, base)).then(function (r) {
+      if (!r.ok) throw new Error(name);
+      return r.json();
+    });
+    return cache[name];
+  }
+  function fold(text) { return text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase(); }
+  function words(text) { return fold(text).match(/[a-z0-9]+(?:-[a-z0-9]+)*/g) || []; }
   function selects() { return Array.prototype.slice.call(form.querySelectorAll("select[data-facet]")); }
-  function filters() {
-    var f = {};
-    selects().forEach(function (s) { if (s.value) f[s.getAttribute("data-facet")] = [s.value]; });
-    return f;
+
+  // --- text: the set of suppliers whose tokens start with every word ------------------
+  function shardRange(word) {  // shards that can hold tokens starting with word
+    var s = meta.shards, lo = 0, hi = s.length - 1, end = word + "\uffff";
+    while (lo < s.length - 1 && s[lo + 1] <= word) lo++;
+    while (hi > 0 && s[hi] > end) hi--;
+    return [lo, Math.max(lo, hi)];
   }
-  function sortOption() {
-    if (sortSel.value === "name") return { name: "asc" };
-    if (sortSel.value === "valid_until") return { valid_until: "desc" };
-    return input.value.trim() ? undefined : { name: "asc" };
+  function matchWord(word) {
+    var range = shardRange(word);
+    if (range[1] - range[0] + 1 > MAX_SHARDS) return Promise.resolve(null);  // too short to narrow
+    var names = [];
+    for (var k = range[0]; k <= range[1]; k++) names.push("t" + k + ".json");
+    return Promise.all(names.map(load)).then(function (shards) {
+      var hit = new Uint8Array(meta.count);
+      shards.forEach(function (shard) {
+        shard.t.forEach(function (token, i) {
+          if (token.lastIndexOf(word, 0) !== 0) return;
+          var id = 0;
+          shard.p[i].forEach(function (delta) { id += delta; hit[id] = 1; });
+        });
+      });
+      return hit;
+    });
+  }
+  function textMatches(query) {
+    var ws = words(query);
+    if (!ws.length) return Promise.resolve({ set: null, short: false });
+    return Promise.all(ws.map(matchWord)).then(function (hits) {
+      var set = null, short = false;
+      hits.forEach(function (hit) {
+        if (!hit) { short = true; return; }
+        if (!set) { set = hit; return; }
+        for (var i = 0; i < set.length; i++) set[i] = set[i] & hit[i];
+      });
+      return { set: set, short: short && !set };
+    });
   }
 
-  function fillCounts(counts, keep) {
+  // --- filters and counts -------------------------------------------------------------
+  function chosen() {
+    var out = {};
+    selects().forEach(function (s) { if (s.value) out[s.getAttribute("data-facet")] = s.value; });
+    return out;
+  }
+  function search(text) {
+    var want = chosen(), facets = Object.keys(meta.facets), packed = meta.packed;
+    var counts = {}, hits = [], checks = [];
+    facets.forEach(function (f) { counts[f] = new Array(meta.facets[f].length).fill(0); });
+    Object.keys(want).forEach(function (f) {  // [facet, bit or country index]
+      var k = meta.facets[f].indexOf(want[f]);
+      checks.push([f, f === "country" ? k : meta.offsets[f] + k]);
+    });
+    for (var i = 0; i < meta.count; i++) {
+      if (text.set && !text.set[i]) continue;
+      var bits = docs.bits[i], mine = docs.countries[i], failed = null, fails = 0;
+      for (var c = 0; c < checks.length; c++) {
+        var f = checks[c][0], at = checks[c][1];
+        var ok = at >= 0 && (f === "country" ? mine.indexOf(at) >= 0 : ((bits >>> at) & 1) === 1);
+        if (!ok) { failed = f; fails++; }
+      }
+      if (fails > 1) continue;
+      // Counts for a facet ignore that facet's own choice, so its other values stay visible.
+      for (var p = 0; p < packed.length; p++) {
+        var g = packed[p];
+        if (fails === 1 && failed !== g) continue;
+        var off = meta.offsets[g], n = meta.facets[g].length, row = counts[g];
+        for (var k = 0; k < n; k++) if ((bits >>> (off + k)) & 1) row[k]++;
+      }
+      if (fails === 0 || failed === "country") for (var m = 0; m < mine.length; m++) counts.country[mine[m]]++;
+      if (fails === 0) hits.push(i);
+    }
+    if (sortSel.value === "valid_until") hits.sort(function (x, y) { return docs.days[y] - docs.days[x] || x - y; });
+    return { hits: hits, counts: counts };
+  }
+
+  function fillCounts(counts) {
     selects().forEach(function (s) {
-      var facet = s.getAttribute("data-facet"), values = counts[facet] || {}, current = s.value;
-      var names = Object.keys(values).sort();
-      if (keep && current && names.indexOf(current) < 0) names.push(current);
+      var facet = s.getAttribute("data-facet"), current = s.value;
       s.textContent = "";
       var all = document.createElement("option"); all.value = ""; all.textContent = "All"; s.appendChild(all);
-      names.forEach(function (name) {
+      meta.facets[facet].forEach(function (value, k) {
         var o = document.createElement("option");
-        o.value = name; o.textContent = name + " (" + (values[name] || 0) + ")";
+        o.value = value; o.textContent = value + " (" + counts[facet][k] + ")";
         s.appendChild(o);
       });
       s.value = current;
+    });
+  }
+
+  // --- results ------------------------------------------------------------------------
+  function rowsFor(ids) {
+    var files = {};
+    ids.forEach(function (i) { files["r" + Math.floor(i / meta.rows_per_file) + ".json"] = 1; });
+    return Promise.all(Object.keys(files).map(load)).then(function () {
+      return Promise.all(ids.map(function (i) {
+        return load("r" + Math.floor(i / meta.rows_per_file) + ".json").then(function (rows) { return rows[i % meta.rows_per_file]; });
+      }));
+    });
+  }
+  function cell(tr, text, node) { var td = document.createElement("td"); if (node) td.appendChild(node); else td.textContent = text; tr.appendChild(td); }
+  function render(row) {
+    var tr = document.createElement("tr");
+    var a = document.createElement("a"), name = document.createElement("span");
+    a.href = new URL(row[8], root).href; a.textContent = row[0];
+    name.appendChild(a); name.appendChild(document.createTextNode(" (" + row[1] + ")"));
+    cell(tr, "", name); cell(tr, row[2]); cell(tr, row[4] || "—");
+    var badge = document.createElement("span");
+    badge.className = "badge badge--" + (BADGES[row[5]] || "expired"); badge.textContent = row[5];
+    cell(tr, "", badge); cell(tr, row[6] || "—");
+    tbody.appendChild(tr);
+  }
+  function showMore(mine) {
+    var slice = results.slice(shown, shown + PAGE);
+    shown += slice.length;
+    return rowsFor(slice).then(function (rows) {
+      if (mine !== generation) return;
+      rows.forEach(render);
+      more.hidden = shown >= results.length;
     });
   }
 
@@ -53,76 +158,42 @@
     history.replaceState(null, "", location.pathname + (query ? "?" + query : ""));
   }
 
-  function readUrl() {
-    var params = new URLSearchParams(location.search);
-    input.value = params.get("q") || "";
-    sortSel.value = params.get("sort") || "";
-    return params;
-  }
-
-  function cell(tr, text, node) { var td = document.createElement("td"); if (node) td.appendChild(node); else td.textContent = text; tr.appendChild(td); }
-
-  function render(data) {
-    var tr = document.createElement("tr");
-    var a = document.createElement("a");
-    a.href = new URL(data.url, root).href; a.textContent = data.meta.title;
-    var name = document.createElement("span"); name.appendChild(a);
-    name.appendChild(document.createTextNode(" (" + data.meta.id + ")"));
-    cell(tr, "", name);
-    cell(tr, data.meta.country);
-    cell(tr, data.meta.standards || "—");
-    var badge = document.createElement("span");
-    badge.className = "badge badge--" + (BADGES[data.meta.status] || "expired");
-    badge.textContent = data.meta.status;
-    cell(tr, "", badge);
-    cell(tr, data.meta.valid_until || "—");
-    tbody.appendChild(tr);
-  }
-
-  function showMore(mine) {
-    var slice = results.slice(shown, shown + PAGE);
-    shown += slice.length;
-    return Promise.all(slice.map(function (r) { return r.data(); })).then(function (datas) {
-      if (mine !== generation) return;
-      datas.forEach(render);
-      more.hidden = shown >= results.length;
-    });
-  }
-
   function run() {
-    var mine = ++generation;
+    var mine = ++generation, started = performance.now();
     writeUrl();
-    var q = input.value.trim();
-    var started = performance.now();
-    return pagefind.search(q || null, { filters: filters(), sort: sortOption() }).then(function (search) {
-      if (mine !== generation || !search) return;
-      results = search.results; shown = 0;
+    return textMatches(input.value).then(function (text) {
+      if (mine !== generation) return;
+      var found = search(text);
+      results = found.hits; shown = 0;
       tbody.textContent = "";
+      fillCounts(found.counts);
       table.hidden = results.length === 0;
       exportButton.hidden = results.length === 0;
-      count.textContent = results.length + (results.length === 1 ? " supplier" : " suppliers");
-      fillCounts(search.filters, true);
-      document.documentElement.setAttribute("data-search-ms", String(Math.round(performance.now() - started)));
+      count.textContent = (text.short ? "Type more of the word to narrow the search. " : "") +
+        results.length + (results.length === 1 ? " supplier" : " suppliers");
       return showMore(mine);
     }).then(function () {
       if (mine !== generation) return;
-      // For the benchmark: from the keystroke to the first results on screen.
+      // For the benchmark: from the keystroke to results on screen.
       document.documentElement.setAttribute("data-answer-ms", String(Math.round(performance.now() - started)));
       form.setAttribute("data-ready", String(mine));
     });
   }
 
-  function csvField(v) { v = String(v == null ? "" : v); if (/^[=+\-@\t\r]/.test(v)) v = "'" + v; return /[",\r\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v; }
-
+  function csvField(v) {
+    v = String(v == null ? "" : v);
+    if (/^[=+\-@\t\r]/.test(v)) v = "'" + v;  // no formulas in spreadsheets
+    return /[",\r\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v;
+  }
   exportButton.addEventListener("click", function () {
-    rowsPromise = rowsPromise || fetch(new URL("search/suppliers.json", root)).then(function (r) { return r.json(); });
-    var ids = results.map(function (r) { return r.id; });
-    rowsPromise.then(function (table) {
-      var lines = [table.header.map(csvField).join(",")];
-      ids.forEach(function (id) { var row = table.rows[id]; if (row) lines.push(row.map(csvField).join(",")); });
-      var blob = new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv" });
+    rowsFor(results.slice()).then(function (rows) {
+      var header = ["id", "name", "country", "class", "standards", "status", "valid_until", "certificates", "page"];
+      var lines = [header.join(",")].concat(rows.map(function (r) {
+        return [r[1], r[0], r[2], r[3], r[4], r[5], r[6], r[7], r[8]].map(csvField).join(",");
+      }));
       var a = document.createElement("a");
-      a.href = URL.createObjectURL(blob); a.download = "suppliers.csv";
+      a.href = URL.createObjectURL(new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv" }));
+      a.download = "suppliers.csv";
       document.body.appendChild(a); a.click(); a.remove();
     });
   });
@@ -131,20 +202,15 @@
   form.addEventListener("change", run);
   form.addEventListener("submit", function (e) { e.preventDefault(); run(); });
 
-  import(new URL("pagefind/pagefind.js", root).href).then(function (pf) {
-    pagefind = pf;
-    return pagefind.options({ baseUrl: root.pathname }).then(function () { return pagefind.filters(); });
-  }).then(function (counts) {
-    var params = readUrl();
-    fillCounts(counts, false);
+  Promise.all([load("meta.json"), load("docs.json")]).then(function (loaded) {
+    meta = loaded[0]; docs = loaded[1];
+    var params = new URLSearchParams(location.search);
+    input.value = params.get("q") || "";
+    sortSel.value = params.get("sort") || "";
+    fillCounts(search({ set: null }).counts);
     selects().forEach(function (s) {
       var want = params.get(s.getAttribute("data-facet"));
-      if (want) {
-        if (!Array.prototype.some.call(s.options, function (o) { return o.value === want; })) {
-          var o = document.createElement("option"); o.value = want; o.textContent = want + " (0)"; s.appendChild(o);
-        }
-        s.value = want;
-      }
+      if (want && meta.facets[s.getAttribute("data-facet")].indexOf(want) >= 0) s.value = want;
     });
     form.hidden = false;
     return run();

@@ -1,0 +1,102 @@
+"""The supplier search index: compact, split so that a query loads only what it needs
+(docs/adr/0010-search.md; read by site/assets/supplier-search.js).
+
+Pagefind and MiniSearch were measured first on 100,000 certificates and missed the
+budgets by far (bench/RESULTS.md); this index is shaped for exactly this data:
+
+- ``search/index/meta.json``: facet labels, the first token of every text shard, sizes;
+- ``search/index/docs.json``: one entry per supplier, in name order: all its facet
+  values but country packed into one integer (a bit per value), its countries, and
+  its validity as a day number. Enough to filter, count and sort 20,000 suppliers in
+  the browser in a few milliseconds, at about 100 KB compressed;
+- ``search/index/t<N>.json``: the text index, sorted tokens cut into shards of about
+  1,000, each with the suppliers it occurs in (delta-coded). A word loads the one or
+  two shards its prefix falls in;
+- ``search/index/r<N>.json``: display rows, 100 suppliers a file, loaded for the rows
+  on screen (and all of them for a CSV export).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from .search import FACETS, SupplierDoc, fold
+
+SHARD_TOKENS = 1000
+ROWS_PER_FILE = 100
+EPOCH = dt.date(2000, 1, 1)
+PACKED = [f for f in FACETS if f != "country"]  # facets packed as bits into one integer
+_TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def tokens(doc: SupplierDoc) -> set[str]:
+    """Folded words of the searchable text, ids kept whole (crt-000106)."""
+    return set(_TOKEN.findall(fold(doc.content)))
+
+
+def _write(path: Path, data: Any) -> int:
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    path.write_text(text, encoding="utf-8")
+    return len(text)
+
+
+def _day(date: str) -> int:
+    return (dt.date.fromisoformat(date) - EPOCH).days if date else 0
+
+
+def write_index(docs: list[SupplierDoc], out: Path) -> dict[str, int]:
+    """Write the index for ``docs`` to ``out`` (search/index/); returns sizes."""
+    out.mkdir(parents=True, exist_ok=True)
+    docs = sorted(docs, key=lambda d: (d.sort["name"], d.meta["id"]))
+    labels = {f: sorted({v for d in docs for v in d.filters[f]}) for f in FACETS}
+    offsets: dict[str, int] = {}
+    bit = 0
+    for facet in PACKED:
+        offsets[facet] = bit
+        bit += len(labels[facet])
+    if bit > 31:  # the browser tests bits with 32-bit operators
+        raise ValueError(f"{bit} facet values do not fit one packed 31-bit number; split the packing")
+    position = {f: {v: i for i, v in enumerate(labels[f])} for f in FACETS}
+
+    packed, countries, days = [], [], []
+    postings: dict[str, list[int]] = defaultdict(list)
+    for n, doc in enumerate(docs):
+        value = 0
+        for facet in PACKED:
+            for v in doc.filters[facet]:
+                value |= 1 << (offsets[facet] + position[facet][v])
+        packed.append(value)
+        countries.append([position["country"][c] for c in doc.filters["country"]])
+        days.append(_day(doc.meta["valid_until"]))
+        for token in tokens(doc):
+            postings[token].append(n)
+
+    sizes = {"docs": _write(out / "docs.json", {"bits": packed, "countries": countries, "days": days})}
+    ordered = sorted(postings)
+    shards = [ordered[i:i + SHARD_TOKENS] for i in range(0, len(ordered), SHARD_TOKENS)]
+    sizes["shards"] = 0
+    for k, shard in enumerate(shards):
+        deltas = [[ids[0], *(b - a for a, b in itertools.pairwise(ids))]
+                  for ids in (postings[t] for t in shard)]
+        sizes["shards"] += _write(out / f"t{k}.json", {"t": shard, "p": deltas})
+    sizes["rows"] = 0
+    for k in range(0, len(docs), ROWS_PER_FILE):
+        rows = [[d.meta["title"], d.meta["id"], d.meta["country"], d.meta["class"], d.meta["standards"],
+                 d.meta["status"], d.meta["valid_until"], d.meta["certificates"], d.url]
+                for d in docs[k:k + ROWS_PER_FILE]]
+        sizes["rows"] += _write(out / f"r{k // ROWS_PER_FILE}.json", rows)
+    sizes["meta"] = _write(out / "meta.json", {
+        "count": len(docs), "facets": labels, "packed": PACKED, "offsets": offsets,
+        "shards": [s[0] for s in shards], "rows_per_file": ROWS_PER_FILE, "epoch": EPOCH.isoformat(),
+        "header": ["name", "id", "country", "class", "standards", "status", "valid_until", "certificates",
+                   "page"],
+    })
+    sizes["suppliers"] = len(docs)
+    sizes["tokens"] = len(ordered)
+    return sizes
