@@ -6,14 +6,15 @@ budgets by far (bench/RESULTS.md); this index is shaped for exactly this data:
 
 - ``search/index/meta.json``: facet labels, the first token of every text shard, sizes;
 - ``search/index/docs.json``: one entry per supplier, in name order: all its facet
-  values but country packed into one integer (a bit per value), its countries, and
-  its validity as a day number. Enough to filter, count and sort 20,000 suppliers in
-  the browser in a few milliseconds, at about 100 KB compressed;
+  values but country packed into one integer (a bit per value), its countries, its
+  validity as a day number, and what a result row shows (name, id, headline status,
+  standards held). Enough to filter, count, sort and show 20,000 suppliers in the
+  browser in a few milliseconds, at about 140 KB compressed;
 - ``search/index/t<N>.json``: the text index, sorted tokens cut into shards of about
   1,000, each with the suppliers it occurs in (delta-coded). A word loads the one or
   two shards its prefix falls in;
-- ``search/index/r<N>.json``: display rows, 100 suppliers a file, loaded for the rows
-  on screen (and all of them for a CSV export).
+- ``search/index/r<N>.json``: full rows, 100 suppliers a file, loaded only for a CSV
+  export of a result set.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def write_index(docs: list[SupplierDoc], out: Path) -> dict[str, int]:
     position = {f: {v: i for i, v in enumerate(labels[f])} for f in FACETS}
 
     packed, countries, days = [], [], []
+    statuses = sorted({d.meta["status"] for d in docs})
+    held = sorted({d.meta["standards"] for d in docs})
     postings: dict[str, list[int]] = defaultdict(list)
     for n, doc in enumerate(docs):
         value = 0
@@ -77,7 +80,14 @@ def write_index(docs: list[SupplierDoc], out: Path) -> dict[str, int]:
         for token in tokens(doc):
             postings[token].append(n)
 
-    sizes = {"docs": _write(out / "docs.json", {"bits": packed, "countries": countries, "days": days})}
+    # What a result row shows travels with the filters, so a keystroke needs no row file.
+    sizes = {"docs": _write(out / "docs.json", {
+        "bits": packed, "countries": countries, "days": days,
+        "names": [d.meta["title"] for d in docs], "ids": [d.meta["id"] for d in docs],
+        "home": [position["country"][d.meta["country"]] for d in docs],
+        "status": [statuses.index(d.meta["status"]) for d in docs],
+        "held": [held.index(d.meta["standards"]) for d in docs],
+    })}
     ordered = sorted(postings)
     shards = [ordered[i:i + SHARD_TOKENS] for i in range(0, len(ordered), SHARD_TOKENS)]
     sizes["shards"] = 0
@@ -93,6 +103,7 @@ def write_index(docs: list[SupplierDoc], out: Path) -> dict[str, int]:
         sizes["rows"] += _write(out / f"r{k // ROWS_PER_FILE}.json", rows)
     sizes["meta"] = _write(out / "meta.json", {
         "count": len(docs), "facets": labels, "packed": PACKED, "offsets": offsets,
+        "statuses": statuses, "held": held,
         "shards": [s[0] for s in shards], "rows_per_file": ROWS_PER_FILE, "epoch": EPOCH.isoformat(),
         "header": ["name", "id", "country", "class", "standards", "status", "valid_until", "certificates",
                    "page"],

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -105,6 +106,8 @@ def measure(base_url: str, path: str, browser: object) -> dict[str, float]:
                 f"document.getElementById('supplier-search').getAttribute('data-ready') !== '{before}'",
                 timeout=60_000)
             latencies.append(int(page.get_attribute("html", "data-answer-ms") or "0"))
+            if latencies[-1] > 50:
+                print(f"  slow keystroke: {path} {word[:i]!r} {latencies[-1]} ms", file=sys.stderr)
     context.close()
     return {"transfer": transferred, "requests": requests, "first_s": first_s,
             "median_ms": statistics.median(latencies), "p95_ms": sorted(latencies)[int(len(latencies) * 0.95)],
@@ -157,6 +160,8 @@ def main() -> None:
         mini_raw = (harness / "index.json").stat().st_size
         mini_gz = len(gzip.compress((harness / "index.json").read_bytes(), 6))
 
+        if os.environ.get("ALUREG_BENCH_KEEP"):  # keep the site to study it after the run
+            shutil.copytree(site, os.environ["ALUREG_BENCH_KEEP"], dirs_exist_ok=True)
         with serve(site, compress=True) as url, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             own = measure(url, "search/", browser)

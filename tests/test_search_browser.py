@@ -100,6 +100,13 @@ def test_each_filter_narrows_exactly_as_the_records_say(facet: str, search: Any,
         want = expected(model, facet, value)
         assert sorted(ids_on_screen(page)) == sorted(want), (facet, value)
         assert label == f"{value} ({len(want)})", label  # the count shown before choosing
+        # With this value chosen: every other facet counts within it; this facet ignores its own choice.
+        for other in FACETS:
+            shown = {o.get_attribute("value"): o.inner_text() for o in
+                     page.locator(f"select[data-facet='{other}'] option").all() if o.get_attribute("value")}
+            for v, text in shown.items():
+                n = len(expected(model, other, v) & (want if other != facet else set(listed(model))))
+                assert text == f"{v} ({n})", (facet, value, other, text)
     _wait(page, lambda: page.select_option(f"select[data-facet='{facet}']", ""))
 
 

@@ -1,13 +1,13 @@
 /* Supplier search on the static index written by alureg/searchindex.py
  * (docs/adr/0010-search.md). Free text (every word a prefix, case and accents folded),
  * filters with counts, sorting, the state in the URL, CSV export of the result set.
- * Loads meta.json and docs.json once, then only the text shards a word falls in and the
- * display rows on screen. */
+ * Loads meta.json and docs.json once (filters, counts and result rows come from them),
+ * then only the text shards a word's prefix falls in; full rows only for an export. */
 (function () {
   "use strict";
   var form = document.getElementById("supplier-search");
   if (!form) return;
-  var PAGE = 20, MAX_SHARDS = 12;
+  var PAGE = 20, MAX_SHARDS = 2;
   var input = document.getElementById("q"), sortSel = document.getElementById("sort");
   var table = document.getElementById("search-results"), tbody = table.querySelector("tbody");
   var count = document.getElementById("search-count"), more = document.getElementById("more");
@@ -73,32 +73,35 @@
     return out;
   }
   function search(text) {
-    var want = chosen(), facets = Object.keys(meta.facets), packed = meta.packed;
-    var counts = {}, hits = [], checks = [];
-    facets.forEach(function (f) { counts[f] = new Array(meta.facets[f].length).fill(0); });
-    Object.keys(want).forEach(function (f) {  // [facet, bit or country index]
-      var k = meta.facets[f].indexOf(want[f]);
-      checks.push([f, f === "country" ? k : meta.offsets[f] + k]);
+    var want = chosen(), packed = meta.packed, n = meta.count, bits = docs.bits, has = text.set;
+    var flat = new Int32Array(31), country = new Int32Array(meta.facets.country.length), hits = [];
+    var mask = 0, home = -1, ranges = {};  // chosen packed values as one mask; chosen country
+    packed.forEach(function (f) {
+      var lo = meta.offsets[f], len = meta.facets[f].length;
+      ranges[f] = (len >= 31 ? -1 : ((1 << len) - 1)) << lo;
+      if (want[f]) mask |= 1 << (lo + meta.facets[f].indexOf(want[f]));
     });
-    for (var i = 0; i < meta.count; i++) {
-      if (text.set && !text.set[i]) continue;
-      var bits = docs.bits[i], mine = docs.countries[i], failed = null, fails = 0;
-      for (var c = 0; c < checks.length; c++) {
-        var f = checks[c][0], at = checks[c][1];
-        var ok = at >= 0 && (f === "country" ? mine.indexOf(at) >= 0 : ((bits >>> at) & 1) === 1);
-        if (!ok) { failed = f; fails++; }
+    if (want.country) home = meta.facets.country.indexOf(want.country);
+    for (var i = 0; i < n; i++) {
+      if (has && !has[i]) continue;
+      var b = bits[i], mine = docs.countries[i];
+      var missing = mask & ~b, inCountry = home < 0 || mine.indexOf(home) >= 0;
+      var fails = (inCountry ? 0 : 1), failed = inCountry ? null : "country";
+      if (missing) {  // which chosen packed facets fail (at most one may, for counts)
+        for (var p = 0; p < packed.length && fails < 2; p++) if (missing & ranges[packed[p]]) { fails++; failed = packed[p]; }
       }
       if (fails > 1) continue;
       // Counts for a facet ignore that facet's own choice, so its other values stay visible.
-      for (var p = 0; p < packed.length; p++) {
-        var g = packed[p];
-        if (fails === 1 && failed !== g) continue;
-        var off = meta.offsets[g], n = meta.facets[g].length, row = counts[g];
-        for (var k = 0; k < n; k++) if ((bits >>> (off + k)) & 1) row[k]++;
-      }
-      if (fails === 0 || failed === "country") for (var m = 0; m < mine.length; m++) counts.country[mine[m]]++;
+      var add = fails === 0 ? b : (failed === "country" ? 0 : b & ranges[failed]);
+      while (add) { var low = add & -add; flat[31 - Math.clz32(low)]++; add ^= low; }
+      if (fails === 0 || failed === "country") for (var m = 0; m < mine.length; m++) country[mine[m]]++;
       if (fails === 0) hits.push(i);
     }
+    var counts = { country: country };
+    packed.forEach(function (f) {
+      var lo = meta.offsets[f];
+      counts[f] = meta.facets[f].map(function (v, k) { return flat[lo + k]; });
+    });
     if (sortSel.value === "valid_until") hits.sort(function (x, y) { return docs.days[y] - docs.days[x] || x - y; });
     return { hits: hits, counts: counts };
   }
@@ -128,25 +131,23 @@
     });
   }
   function cell(tr, text, node) { var td = document.createElement("td"); if (node) td.appendChild(node); else td.textContent = text; tr.appendChild(td); }
-  function render(row) {
+  function day(n) { var d = new Date(meta.epoch + "T00:00:00Z"); d.setUTCDate(d.getUTCDate() + n); return d.toISOString().slice(0, 10); }
+  function render(i) {  // a result row, from docs.json alone
     var tr = document.createElement("tr");
-    var a = document.createElement("a"), name = document.createElement("span");
-    a.href = new URL(row[8], root).href; a.textContent = row[0];
-    name.appendChild(a); name.appendChild(document.createTextNode(" (" + row[1] + ")"));
-    cell(tr, "", name); cell(tr, row[2]); cell(tr, row[4] || "—");
+    var a = document.createElement("a"), name = document.createElement("span"), status = meta.statuses[docs.status[i]];
+    a.href = new URL("members/" + docs.ids[i] + "/", root).href; a.textContent = docs.names[i];
+    name.appendChild(a); name.appendChild(document.createTextNode(" (" + docs.ids[i] + ")"));
+    cell(tr, "", name); cell(tr, meta.facets.country[docs.home[i]]); cell(tr, meta.held[docs.held[i]] || "—");
     var badge = document.createElement("span");
-    badge.className = "badge badge--" + (BADGES[row[5]] || "expired"); badge.textContent = row[5];
-    cell(tr, "", badge); cell(tr, row[6] || "—");
+    badge.className = "badge badge--" + (BADGES[status] || "expired"); badge.textContent = status;
+    cell(tr, "", badge); cell(tr, docs.days[i] ? day(docs.days[i]) : "—");
     tbody.appendChild(tr);
   }
-  function showMore(mine) {
+  function showMore() {
     var slice = results.slice(shown, shown + PAGE);
     shown += slice.length;
-    return rowsFor(slice).then(function (rows) {
-      if (mine !== generation) return;
-      rows.forEach(render);
-      more.hidden = shown >= results.length;
-    });
+    slice.forEach(render);
+    more.hidden = shown >= results.length;
   }
 
   function writeUrl() {
@@ -171,7 +172,7 @@
       exportButton.hidden = results.length === 0;
       count.textContent = (text.short ? "Type more of the word to narrow the search. " : "") +
         results.length + (results.length === 1 ? " supplier" : " suppliers");
-      return showMore(mine);
+      showMore();
     }).then(function () {
       if (mine !== generation) return;
       // For the benchmark: from the keystroke to results on screen.
@@ -197,7 +198,7 @@
       document.body.appendChild(a); a.click(); a.remove();
     });
   });
-  more.addEventListener("click", function () { showMore(generation); });
+  more.addEventListener("click", showMore);
   input.addEventListener("input", run);
   form.addEventListener("change", run);
   form.addEventListener("submit", function (e) { e.preventDefault(); run(); });
