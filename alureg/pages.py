@@ -121,7 +121,7 @@ def claim_page(model: SiteModel, cid: str) -> str:
     return _render(
         "claim.html", **_common(model), cl=claim, status=model.claim_status(cid),
         holder=model.members[claim["holder"]], member_state=model.member_status(claim["holder"]).state,
-        css=_claim_css(), pins=script_json(pins), url=url, qr=qr_info(url),
+        css=_claim_css(), pins=script_json(pins), url=url, qr=model.qr.get(cid) or qr_info(url),
     )
 
 

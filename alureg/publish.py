@@ -78,11 +78,13 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
     def write(folder: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="alureg-shell-") as work:
             build_shell(folder, Path(work), fragments(model), f"{model.scheme} registry")
+        # QR codes first: the claim pages state each code's version and print size.
+        urls = {cid: claim_url(model.site_url, cid) for cid in model.claims}
+        report.qr = write_codes(urls, folder, qr_cache or root / ".alureg-cache" / "qr")
+        model.qr = report.qr.infos
         write_record_pages(model, folder)
         write_api(model, folder)
         report.snapshot = write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now)
-        urls = {cid: claim_url(model.site_url, cid) for cid in model.claims}
-        report.qr = write_codes(urls, folder, qr_cache or root / ".alureg-cache" / "qr")
         report.suppliers = write_search_index(model, folder)
 
     _write_atomically(out, write)

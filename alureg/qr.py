@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import segno
@@ -62,21 +63,26 @@ def draw(url: str) -> tuple[bytes, bytes]:
 class QrStats:
     drawn: int = 0
     reused: int = 0
+    infos: dict[str, QrInfo] = field(default_factory=dict)  # by claim id, for the claim pages
 
 
 def write_codes(urls: dict[str, str], out: Path, cache: Path) -> QrStats:
     """For each claim id -> URL, put qr.svg and qr.png in out/c/<id>/, drawing only
-    codes that are not in ``cache`` yet."""
+    codes that are not in ``cache`` yet. Even encoding a code (segno.make) costs about
+    7 ms, so its version and size are cached too."""
     stats = QrStats()
     cache.mkdir(parents=True, exist_ok=True)
     for claim_id, url in urls.items():
         key = hashlib.sha256(f"{SETTINGS}\n{url}".encode()).hexdigest()
-        svg_cached, png_cached = cache / f"{key}.svg", cache / f"{key}.png"
-        if svg_cached.is_file() and png_cached.is_file():
+        svg_cached, png_cached, info_cached = (cache / f"{key}.{ext}" for ext in ("svg", "png", "json"))
+        if svg_cached.is_file() and png_cached.is_file() and info_cached.is_file():
             stats.reused += 1
+            stats.infos[claim_id] = QrInfo(**json.loads(info_cached.read_text()))
         else:
             svg, png = draw(url)
-            for path, data in ((svg_cached, svg), (png_cached, png)):
+            stats.infos[claim_id] = qr = info(url)
+            meta = json.dumps({"version": qr.version, "modules": qr.modules}).encode()
+            for path, data in ((svg_cached, svg), (png_cached, png), (info_cached, meta)):
                 tmp = path.with_suffix(".tmp")
                 tmp.write_bytes(data)
                 tmp.replace(path)  # a half-written cache file is never seen

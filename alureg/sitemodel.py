@@ -79,6 +79,7 @@ class SiteModel:
     last_changed: str = ""
     root_fingerprints: list[str] = field(default_factory=list)
     root_threshold: int = 0
+    qr: dict[str, Any] = field(default_factory=dict)  # claim id -> QrInfo, once the codes are written
 
     @classmethod
     def build(cls, result: CheckResult, at: str) -> SiteModel:
