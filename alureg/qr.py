@@ -49,14 +49,14 @@ def info(url: str) -> QrInfo:
     return QrInfo(int(code.version), int(code.symbol_size(border=0)[0]))
 
 
-def draw(url: str) -> tuple[bytes, bytes]:
-    """SVG and PNG bytes for ``url``."""
+def draw(url: str) -> tuple[bytes, bytes, QrInfo]:
+    """SVG and PNG bytes for ``url``, and the code's size."""
     code = segno.make(url, error=ERROR, micro=False, boost_error=False)
     svg, png = io.BytesIO(), io.BytesIO()
     # SVG: one user unit per module, so it prints sharp at any size.
     code.save(svg, kind="svg", scale=1, border=BORDER, xmldecl=False, title=url, unit="mm")
     code.save(png, kind="png", scale=PNG_SCALE, border=BORDER)
-    return svg.getvalue(), png.getvalue()
+    return svg.getvalue(), png.getvalue(), QrInfo(int(code.version), int(code.symbol_size(border=0)[0]))
 
 
 @dataclass
@@ -79,8 +79,8 @@ def write_codes(urls: dict[str, str], out: Path, cache: Path) -> QrStats:
             stats.reused += 1
             stats.infos[claim_id] = QrInfo(**json.loads(info_cached.read_text()))
         else:
-            svg, png = draw(url)
-            stats.infos[claim_id] = qr = info(url)
+            svg, png, qr = draw(url)
+            stats.infos[claim_id] = qr
             meta = json.dumps({"version": qr.version, "modules": qr.modules}).encode()
             for path, data in ((svg_cached, svg), (png_cached, png), (info_cached, meta)):
                 tmp = path.with_suffix(".tmp")
