@@ -94,9 +94,6 @@ class TrustList:
             )
         return trust
 
-    def by_id(self, key_id: str) -> TrustedKey | None:
-        return next((k for k in self.keys.values() if k.key_id == key_id), None)
-
 
 @dataclass(frozen=True)
 class ProofCheck:
