@@ -99,7 +99,7 @@ def write_api(model: SiteModel, out: Path) -> None:
         for rid, data in records.items():
             _json(api / folder / f"{rid}.json", data)
     _json(api / "standards.json", model.standards)
-    _json(api / "trust.json", model.trust)
+    # trust.json is written by alureg/bundles.py, in the canonical form claim pages check.
     for name, schema in all_schemas().items():
         _json(api / "schemas" / name, schema)
     _csv(api / "certificates.csv",

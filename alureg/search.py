@@ -99,10 +99,11 @@ def _html(doc: SupplierDoc) -> str:
             f'{e(doc.meta["title"])}</h1><p>{e(doc.content)}</p>{"".join(parts)}</body></html>')
 
 
-def _write_pagefind(docs: list[SupplierDoc], out: Path) -> None:
-    """Index with the Pagefind binary over generated pages: its Python API makes one
-    round trip per record with a 0.1 s poll, which would take over half an hour at
-    20,000 suppliers (docs/adr/0010-search.md)."""
+def write_pagefind(docs: list[SupplierDoc], out: Path) -> None:
+    """The same documents as a Pagefind bundle, for bench/search_bench.py, which
+    compares it with the index the site uses. Indexed with the Pagefind binary over
+    generated pages: its Python API makes one round trip per record with a 0.1 s poll,
+    over half an hour at 20,000 suppliers (docs/adr/0010-search.md)."""
     from pagefind_bin import get_executable
 
     with tempfile.TemporaryDirectory(prefix="alureg-search-") as tmp:
@@ -127,8 +128,3 @@ def write_search_index(model: SiteModel, out: Path) -> int:
     write_index(docs, out / "search" / "index")
     return len(docs)
 
-
-def write_pagefind(docs: list[SupplierDoc], out: Path) -> None:
-    """The same documents as a Pagefind bundle: kept for bench/search_bench.py, which
-    compares it with the index the site uses."""
-    _write_pagefind(docs, out)

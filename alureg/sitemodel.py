@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .check import CheckResult
+from .qr import QrInfo
 from .records import Kind
 from .status import Status, StatusIndex, certificate_status, claim_status, member_status
 
@@ -79,7 +80,7 @@ class SiteModel:
     last_changed: str = ""
     root_fingerprints: list[str] = field(default_factory=list)
     root_threshold: int = 0
-    qr: dict[str, Any] = field(default_factory=dict)  # claim id -> QrInfo, once the codes are written
+    qr: dict[str, QrInfo] = field(default_factory=dict)  # by claim id, once the codes are written
 
     @classmethod
     def build(cls, result: CheckResult, at: str) -> SiteModel:

@@ -131,7 +131,7 @@ def _stamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _details(bundle: dict[str, Any], day: str, snapshot: dict[str, Any], stale: bool) -> list[str]:
+def _details(bundle: dict[str, Any], day: str, snapshot: dict[str, Any] | None, stale: bool) -> list[str]:
     claim, holder = bundle["claim"], bundle["holder"]
     index = StatusIndex.build([holder], bundle["certificates"])
     lines = [f"claim: {claim['id']} ({claim['kind']}): {claim['text']}",
@@ -143,8 +143,11 @@ def _details(bundle: dict[str, Any], day: str, snapshot: dict[str, Any], stale: 
         status = index.certificate(cid, day)
         lines.append(f"certificate: {cid} {status.state if status else 'missing'}")
     lines.append(f"valid: {claim['approved']} to {claim['valid_until']}")
-    lines.append(f"status as of {day}; snapshot {snapshot['sequence']} created {snapshot['created']}, "
-                 f"expires {snapshot['expires']}" + (" (STALE)" if stale else ""))
+    if snapshot is None:
+        lines.append(f"status as of {day}; checked from sources (no snapshot)")
+    else:
+        lines.append(f"status as of {day}; snapshot {snapshot['sequence']} created {snapshot['created']}, "
+                     f"expires {snapshot['expires']}" + (" (STALE)" if stale else ""))
     return lines
 
 
@@ -181,7 +184,6 @@ def verify_source(root: Path, claim_id: str, now: dt.datetime) -> Verdict:
     bundle = {"claim": claim.data, "holder": records[claim.data["holder"]].data,
               "certificates": [c for c in certs if c["id"] in claim.data["certificates"]
                                or c.get("supersedes") in claim.data["certificates"]]}
-    details = _details(bundle, day, {"sequence": "-", "created": "-", "expires": "-"}, False)
-    details[-1] = f"status as of {day}; checked from sources at {root} (no snapshot)"
+    details = _details(bundle, day, None, False)
     word = VALID if status.state == "valid" else NOT_VALID
     return Verdict(word, list(status.reasons), details, bundle)

@@ -4,7 +4,6 @@ verify-a-label page."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -155,7 +154,5 @@ def test_verify_a_label_page(claim_site: Path, browser: Browser) -> None:
 def test_png_is_print_ready(claim_site: Path) -> None:
     with Image.open(claim_site / "c/CLM-10001/qr.png") as image:
         assert image.width == image.height == 45 * 10  # version 5: 37 modules + 2 × 4 quiet zone, 10 px each
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
     page = (claim_site / "c/CLM-10001/index.html").read_text()
     assert "version 5: 37 × 37 modules" in page and "at least 18.0 mm" in page
