@@ -12,8 +12,10 @@ from pathlib import Path
 
 from . import schema
 from .config import Config, load_config
+from .editing import placeholders
 from .findings import Finding, Severity
 from .records import Kind, Record, Registry, load_registry
+from .rollback import rollback_findings
 from .rules import Context, run_rules
 from .trust import TrustList, pinned_root_problems, verify_record
 
@@ -48,14 +50,17 @@ def _proof_findings(record: Record, trust: TrustList, config: Config) -> list[Fi
     return out
 
 
-def check(root: Path, at: str) -> CheckResult:
-    """Check the registry at ``root`` as of the day ``at`` (YYYY-MM-DD)."""
+def check(root: Path, at: str, against: str | None = None) -> CheckResult:
+    """Check the registry at ``root`` as of the day ``at`` (YYYY-MM-DD); with
+    ``against`` (a git revision), also refuse what would roll that version back."""
     config = load_config(root)
     registry, findings = load_registry(root)
 
     valid: list[Record] = []
     for record in registry.records:
-        problems = schema.validate(record)
+        # A record fresh from `new` is reported for its placeholders alone, not for
+        # every schema rule they break.
+        problems = placeholders(record) or schema.validate(record)
         findings += problems
         if not problems:
             valid.append(record)
@@ -70,4 +75,6 @@ def check(root: Path, at: str) -> CheckResult:
             findings += _proof_findings(record, trust, config)
 
     findings += run_rules(Context(registry, valid, at))
+    if against is not None:
+        findings += rollback_findings(root, against, registry)
     return CheckResult(config, registry, valid, trust, sorted(set(findings)))

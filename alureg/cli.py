@@ -16,14 +16,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import findings as fnd
+from .changes import as_json, as_markdown, as_text, diff, key_name, trust_of
 from .check import check
 from .config import CONFIG_FILE, load_config_file
 from .dates import today
 from .demo import DEFAULT_CREATED, demo_publisher, resign
+from .editing import ACTIONS, NEW_KINDS, change_status, create, find_record
 from .errors import AluregError
 from .loading import load_file
 from .publish import build
-from .records import Kind
+from .records import KIND_FILES, Kind
 from .signing import KeyPair, SigningError, fingerprint, sign_record
 from .status import StatusIndex, certificate_status, claim_status, member_status
 from .synth import generate
@@ -69,6 +71,27 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--at", type=_date, default=None, help="check status rules as of this day (default: today)")
     c.add_argument("--format", choices=("text", "json", "github"), default="text")
     c.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    c.add_argument("--against", metavar="REV", default=None,
+                   help="also refuse what would roll back the registry at this git revision "
+                        "(deleted records, rewritten history, dates moved back, older versions)")
+
+    n = sub.add_parser("new", help="write a new record with the next free id, its fields as placeholders")
+    n.add_argument("kind", choices=sorted(NEW_KINDS))
+    n.add_argument("--root", type=_root, default=Path("."))
+
+    f = sub.add_parser("diff", help="what changed between two git revisions: records, statuses, signers")
+    f.add_argument("base", help="the earlier revision, e.g. origin/main")
+    f.add_argument("head", nargs="?", default=None, help="the later revision (default: the files on disk)")
+    f.add_argument("--root", type=_root, default=Path("."))
+    f.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+
+    for action, kinds in ACTIONS.items():
+        a = sub.add_parser(action, help=f"{action} a {' or '.join(k.value for k in kinds)}: "
+                           "adds a status-history entry, removes the proofs it invalidates")
+        a.add_argument("id")
+        a.add_argument("--reason", required=True, help="why; published with the status")
+        a.add_argument("--date", type=_date, default=None, help="the day it takes effect (default: today)")
+        a.add_argument("--root", type=_root, default=Path("."))
 
     k = sub.add_parser("keygen", help="make an Ed25519 key pair file")
     k.add_argument("--role", choices=ROLES, required=True)
@@ -123,7 +146,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_check(args: argparse.Namespace) -> int:
     at = args.at or today()
-    result = check(args.root, at)
+    result = check(args.root, at, against=args.against)
     ok = result.ok(strict=args.strict)
     found = result.findings
     if args.format == "json":
@@ -143,6 +166,43 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"{verdict}: {len(result.registry.records)} records checked as of {at}: "
           f"{n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)}")
     return 0 if ok else 1
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    path = create(args.root, NEW_KINDS[args.kind])
+    print(f"wrote {path}")
+    print("fill in every <FILL IN …> value (check lists those left), then sign it")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    changes = diff(args.root, args.base, args.head)
+    title = f"Registry changes from {args.base} to {args.head or 'the working folder'}"
+    if args.format == "json":
+        sys.stdout.write(as_json(changes))
+    else:
+        sys.stdout.write((as_markdown if args.format == "markdown" else as_text)(changes, title))
+    return 0
+
+
+def cmd_status_change(args: argparse.Namespace) -> int:
+    kind, path = find_record(args.root, args.id)
+    date = args.date or today()
+    change = change_status(path, kind, args.command, date, args.reason)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(change.text.encode("utf-8"))
+    tmp.replace(path)
+    trust_path = args.root / KIND_FILES[Kind.TRUST_LIST]
+    trust = trust_of(load_file(trust_path).data if trust_path.is_file() else None)
+    print(f"{args.id}: {change.status} from {date} ({path})")
+    if change.removed:
+        names = "; ".join(key_name(vm, trust) for vm in change.removed)
+        n = len(change.removed)
+        print(f"removed {n} proof{'s' * (n != 1)} the change invalidates: {names}")
+    print(f"it must be signed again, by: {', '.join(change.needed)}")
+    for role in change.needed:
+        print(f"  python build.py sign {path} --key <{role} key file>")
+    return 0
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
@@ -278,6 +338,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "check": cmd_check,
+    "new": cmd_new,
+    "diff": cmd_diff,
+    **dict.fromkeys(ACTIONS, cmd_status_change),
     "keygen": cmd_keygen,
     "sign": cmd_sign,
     "status": cmd_status,

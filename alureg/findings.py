@@ -77,6 +77,13 @@ CODES: dict[str, Code] = _codes(
     ("RUL010", E, "GTIN check digit is wrong"),
     ("RUL011", E, "status history is inconsistent"),
     ("RUL012", W, "member that must certify has no certificate in force two years after joining"),
+    ("RUL013", E, "placeholder left in a new record"),
+    # Rollback guard (check --against REV): what a change may not take away.
+    ("ROL001", E, "record deleted"),
+    ("ROL002", E, "earlier history entry rewritten or removed"),
+    ("ROL003", E, "date moved backwards"),
+    ("ROL004", E, "older version of a record put back"),
+    ("ROL005", E, "trust-list key removed, replaced or unrevoked"),
 )
 
 

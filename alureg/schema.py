@@ -52,6 +52,14 @@ def _inline(node: Any, schemas: dict[str, dict[str, Any]], base: str) -> Any:
 
 
 @cache
+def resolved(kind: Kind) -> dict[str, Any]:
+    """The kind's schema with every $ref put in place."""
+    schemas = all_schemas()
+    name = f"{kind.value}.schema.json"
+    return dict(_inline(schemas[name], schemas, name))
+
+
+@cache
 def validator(kind: Kind) -> Draft202012Validator:
     schemas = all_schemas()
     name = schema_path(kind).name

@@ -50,7 +50,7 @@ def _proof_lines(text: str) -> tuple[int, int | None] | None:
 
 def proof_block(proofs: list[dict[str, Any]], newline: str) -> str:
     lines: list[str] = []
-    _emit({"proof": proofs}, "", lines)
+    emit_block({"proof": proofs}, "", lines)
     return newline.join(lines) + newline
 
 
@@ -74,12 +74,22 @@ def replace_proofs(text: str, record: dict[str, Any]) -> str:
     return new_text
 
 
+def remove_proofs(text: str) -> str:
+    """``text`` without its top-level proof block (the rest byte for byte)."""
+    span = _proof_lines(text)
+    if span is None:
+        return text
+    lines = text.splitlines(keepends=True)
+    first, end = span
+    return "".join(lines[:first] + (lines[end:] if end is not None else []))
+
+
 # Plain scalars the writer may leave unquoted: they read back as the same string under
 # the strict loader (checked again on the whole text in dump_record).
 _PLAIN = re.compile(r"^\w[\w .,/()&'+@:%=?#-]*$")
 
 
-def _scalar(value: Any) -> str:
+def scalar(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -103,35 +113,35 @@ def _inline(value: Any) -> str:
         return "{}"
     if isinstance(value, list):
         return "[]"
-    return _scalar(value)
+    return scalar(value)
 
 
-def _emit(value: Any, indent: str, out: list[str]) -> None:
+def emit_block(value: Any, indent: str, out: list[str]) -> None:
     """Block style for mappings and lists, one key per line, in the data's key order."""
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(item, (dict, list)) and item:
                 out.append(f"{indent}{key}:")
-                _emit(item, indent + "  ", out)
+                emit_block(item, indent + "  ", out)
             else:
                 out.append(f"{indent}{key}: {_inline(item)}")
     elif isinstance(value, list):
         for item in value:
             if isinstance(item, dict) and item:
                 inner: list[str] = []
-                _emit(item, indent + "  ", inner)
+                emit_block(item, indent + "  ", inner)
                 inner[0] = indent + "- " + inner[0][len(indent) + 2:]
                 out.extend(inner)
             elif isinstance(item, list) and item:
                 raise WriteError("lists of lists are not used in records")
             else:
-                out.append(f"{indent}- {_scalar(item)}")
+                out.append(f"{indent}- {scalar(item)}")
 
 
 def dump_record(record: dict[str, Any]) -> str:
     """YAML text for a record, readable by people and read back exactly by the loader."""
     lines: list[str] = []
-    _emit(record, "", lines)
+    emit_block(record, "", lines)
     text = "\n".join(lines) + "\n"
     reloaded = load_text(text)
     if reloaded.problems or reloaded.data != record:
