@@ -18,6 +18,7 @@ from .schema import all_schemas
 from .sitemodel import SiteModel
 
 API = "api/v1"
+CHANGES = 1000  # newest changes in changes.json; git holds them all
 
 
 def _json(path: Path, data: Any) -> None:
@@ -98,6 +99,10 @@ def write_api(model: SiteModel, out: Path) -> None:
                             ("claims", model.claims), ("audit-firms", model.firms)):
         for rid, data in records.items():
             _json(api / folder / f"{rid}.json", data)
+    for mid in model.members:  # what the watch list recomputes at view time (site/assets/watch.js)
+        _json(api / "status" / f"{mid}.json", model.status_data([mid], model.certs_of.get(mid, [])))
+    _json(api / "changes.json", {**meta, "history_available": model.history.available, "changes": [
+        {"time": e.time, "commit": e.commit, **e.change.as_dict()} for e in model.history.newest(CHANGES)]})
     _json(api / "standards.json", model.standards)
     # trust.json is written by alureg/bundles.py, in the canonical form claim pages check.
     for name, schema in all_schemas().items():
@@ -119,6 +124,9 @@ def write_api(model: SiteModel, out: Path) -> None:
                    "audit_firms": len(firms)},
         "lists": {"members": f"{API}/members.json", "certificates": f"{API}/certificates.json",
                   "claims": f"{API}/claims.json", "audit_firms": f"{API}/audit-firms.json"},
+        "changes": f"{API}/changes.json",
+        "status": f"{API}/status/{{member id}}.json",
+        "feeds": {"changes": "feeds/changes.xml", "status": "feeds/status.xml", "member": "feeds/members/{id}.xml"},
         "csv": {"certificates": f"{API}/certificates.csv", "members": f"{API}/members.csv"},
         "records": {"member": f"{API}/members/{{id}}.json", "certificate": f"{API}/certificates/{{id}}.json",
                     "claim": f"{API}/claims/{{id}}.json", "audit_firm": f"{API}/audit-firms/{{id}}.json",

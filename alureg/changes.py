@@ -48,24 +48,25 @@ class RecordChange:
     notes: tuple[str, ...] = ()  # kind-specific detail, e.g. trust-list keys added
 
     def summary(self) -> str:
-        """One line a person reads: what happened to the record."""
-        parts: list[str] = []
+        """One line a person reads: which record, and what happened to it."""
+        name = f"{self.kind.value} {self.id}"
         if self.action == REMOVED:
-            return f"{self.kind.value} {self.id} removed"
+            return f"{name} removed"
+        parts: list[str] = []
         if self.status is not None:
             move = self.status.after if self.status.before is None else f"{self.status.before} → {self.status.after}"
             move += " (entry rewritten)" if self.status.before == self.status.after else ""
             parts.append(f"status {move} from {self.status.date}: {self.status.reason}")
-        if self.action == ADDED:
-            parts.insert(0, f"{self.kind.value} {self.id} added")
-        else:
+        if self.action == CHANGED:
             other = [f for f in self.fields if f != "status_history" or self.status is None]
             if other:
                 parts.append("changed " + ", ".join(other))
             if not self.fields:
                 parts.append("re-signed" if self.signers else "layout only, no change to the data")
         parts.extend(self.notes)
-        return "; ".join(parts)
+        if self.action == ADDED:
+            return "; ".join([f"{name} added", *parts])
+        return f"{name}: " + "; ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -113,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="key file signing the status snapshot (default: $ALUREG_PUBLISHER_KEY, else the DEMO key)")
     b.add_argument("--now", type=_moment, default=None, help="snapshot time YYYY-MM-DDThh:mm:ssZ (default: now)")
     b.add_argument("--qr-cache", type=Path, default=None, help="QR code cache (default: ROOT/.alureg-cache/qr)")
+    b.add_argument("--repository-url", default=None,
+                   help="where history entries link commits: URL/commit/SHA (default: alureg.toml [repository] url, "
+                        "else the GitHub repository of a GitHub Actions run)")
 
     v = sub.add_parser("verify", help="verify a claim as its page does: VALID, NOT-VALID or CANNOT-VERIFY")
     v.add_argument("target", help="a claim id, a claim URL, or an image file holding its QR code")
@@ -296,10 +299,16 @@ def _publisher(path: Path | None) -> tuple[KeyPair, str]:
 
 def cmd_build(args: argparse.Namespace) -> int:
     publisher, source = _publisher(args.publisher_key)
-    report = build(args.root, args.out, args.at, publisher=publisher, now=args.now, qr_cache=args.qr_cache)
+    repository = args.repository_url
+    if repository is None and os.environ.get("GITHUB_REPOSITORY"):
+        repository = f"{os.environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{os.environ['GITHUB_REPOSITORY']}"
+    report = build(args.root, args.out, args.at, publisher=publisher, now=args.now, qr_cache=args.qr_cache,
+                   repository_url=repository)
     print(f"published {len(report.result.valid)} records to {args.out} (status as of {report.at})")
     print(f"status snapshot {report.snapshot['sequence']}, expires {report.snapshot['expires']}, signed with {source}")
     print(f"QR codes: {report.qr.drawn} drawn, {report.qr.reused} reused")
+    history = f"{len(report.history.events)} changes from git" if report.history.available else "no git history"
+    print(f"change history: {history}; {report.feeds} Atom feeds")
     return 0
 
 

@@ -27,6 +27,7 @@ class Config:
     site_url: str
     root_threshold: int
     root_fingerprints: frozenset[str]
+    repository_url: str | None = None  # where record changes link to: <url>/commit/<sha>
 
 
 def load_config(root: Path) -> Config:
@@ -50,6 +51,7 @@ def load_config_file(path: Path) -> Config:
             site_url=str(raw["site"]["url"]).rstrip("/"),
             root_threshold=int(threshold),
             root_fingerprints=frozenset(str(f) for f in fingerprints),
+            repository_url=str(raw["repository"]["url"]).rstrip("/") if "url" in raw.get("repository", {}) else None,
         )
     except (KeyError, TypeError, ValueError) as e:
         raise ConfigError(f"{path}: missing or malformed setting {e}") from e

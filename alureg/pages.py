@@ -23,6 +23,7 @@ import pycountry
 from markupsafe import Markup
 
 from .datadict import fields
+from .feeds import record_link
 from .qr import claim_url
 from .qr import info as qr_info
 from .records import Kind
@@ -39,6 +40,7 @@ from .sitemodel import (
 )
 from .status import history_at
 
+CHANGES_SHOWN = 200  # rows on the changes page; the feeds and changes.json carry more
 SITE_DIR = Path(__file__).resolve().parent.parent / "site"
 
 
@@ -199,6 +201,7 @@ def fragments(model: SiteModel) -> dict[str, str]:
             "auditors_directory.html", firms=sorted(model.firms.items()), audits=audits, at=model.at,
             accreditation_state=_accreditation_state(model),
         ),
+        "changes": _render("changes.html", model=model, events=model.history.newest(CHANGES_SHOWN), link=record_link),
         "home": _render("home.html", model=model, counts=counts, scheme=model.scheme),
         "standards": _render("standards.html", catalogue=model.standards.get("standards", [])),
         "datadict": _render("datadict.html", kinds=[

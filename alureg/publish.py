@@ -11,7 +11,7 @@ import datetime as dt
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ from .bundles import write_snapshot
 from .check import CheckResult, check
 from .demo import demo_publisher
 from .errors import AluregError
+from .feeds import write_feeds
+from .history import History, read_history
 from .pages import fragments, write_record_pages
 from .qr import QrStats, claim_url, write_codes
 from .search import write_search_index
@@ -57,15 +59,19 @@ class BuildReport:
     snapshot: dict[str, Any]
     qr: QrStats
     suppliers: int = 0
+    feeds: int = 0
+    history: History = field(default_factory=History)
 
 
 def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | None = None,
-          now: dt.datetime | None = None, qr_cache: Path | None = None) -> BuildReport:
+          now: dt.datetime | None = None, qr_cache: Path | None = None,
+          repository_url: str | None = None) -> BuildReport:
     """Check the registry and publish it to ``out``; on failure ``out`` is untouched.
 
     ``now`` stamps the status snapshot (default: the clock); ``at`` is the day of the
     status shown without JavaScript (default: the day of ``now``). ``publisher``
-    signs the snapshot (default: the DEMO publisher key)."""
+    signs the snapshot (default: the DEMO publisher key). Commits in the change
+    history link to ``repository_url`` (default: alureg.toml's [repository] url)."""
     now = now or dt.datetime.now(dt.UTC)
     at = at or now.astimezone(dt.UTC).date().isoformat()
     publisher = publisher or demo_publisher()
@@ -73,7 +79,9 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
     if not result.ok():
         raise PublishError(f"not published: the registry has errors (run: check --root {root})")
     model = SiteModel.build(result, at)
-    report = BuildReport(at, result, {}, QrStats())
+    model.history = read_history(root, result.valid, result.trust)
+    model.repo_url = (repository_url or result.config.repository_url or "").rstrip("/") or None
+    report = BuildReport(at, result, {}, QrStats(), history=model.history)
 
     def write(folder: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="alureg-shell-") as work:
@@ -86,6 +94,7 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
         write_api(model, folder)
         report.snapshot = write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now)
         report.suppliers = write_search_index(model, folder)
+        report.feeds = write_feeds(model, folder)
 
     _write_atomically(out, write)
     return report

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .check import CheckResult
+from .history import Event, History
 from .qr import QrInfo
 from .records import Kind
 from .status import Status, StatusIndex, certificate_status, claim_status, member_status
@@ -81,6 +82,8 @@ class SiteModel:
     root_fingerprints: list[str] = field(default_factory=list)
     root_threshold: int = 0
     qr: dict[str, QrInfo] = field(default_factory=dict)  # by claim id, once the codes are written
+    history: History = field(default_factory=History)  # from git, when the registry is in a repository
+    repo_url: str | None = None  # commits link to <repo_url>/commit/<sha>
 
     @classmethod
     def build(cls, result: CheckResult, at: str) -> SiteModel:
@@ -107,6 +110,13 @@ class SiteModel:
             for cert_id in claim["certificates"]:
                 model.claims_on[cert_id].append(cid)
         return model
+
+    # --- history ----------------------------------------------------------------------
+    def events_of(self, record_id: str) -> list[Event]:
+        return self.history.newest(events=self.history.by_record.get(record_id, []))
+
+    def commit_url(self, sha: str) -> str | None:
+        return f"{self.repo_url}/commit/{sha}" if self.repo_url else None
 
     # --- status at the build date -------------------------------------------------
     def member_status(self, member_id: str) -> Status:

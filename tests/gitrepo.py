@@ -14,7 +14,7 @@ class Repo:
     def __init__(self, scratch: Scratch) -> None:
         self.scratch = scratch
         self.root = scratch.root
-        self.clock = 1_763_700_000  # 2025-11-21, then one hour per commit
+        self.clock = 1_795_219_200  # 2026-11-21T00:00Z (the tests' day), then one hour per commit
         self.git("init", "-q", "-b", "main")
         self.commit("Initial registry")
 

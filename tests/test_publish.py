@@ -24,8 +24,9 @@ def test_build_publishes_every_record(scratch: Scratch, tmp_path: Path, capsys: 
         f"published 84 records to {out} (status as of {AT})",
         "status snapshot 1795240800, expires 2026-11-28T06:00:00Z, signed with the DEMO publisher key",
         "QR codes: 20 drawn, 0 reused",
+        "change history: no git history; 29 Atom feeds",
     ]
-    assert len(list((out / "api/v1").glob("*/*.json"))) == 82 + 7  # records and schemas
+    assert len(list((out / "api/v1").glob("*/*.json"))) == 82 + 7 + 27  # records, schemas, member status
     record = json.loads((out / "api/v1/certificates/CRT-000106.json").read_text())
     assert record["id"] == "CRT-000106" and len(record["proof"]) == 2
     page = (out / "certificates/CRT-000106/index.html").read_text()

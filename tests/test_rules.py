@@ -111,6 +111,7 @@ ROWS = [
     Row("must-certify-warning", "registry/members/MEM-0012.yaml", None, "RUL012",
         setup=lambda s: s.change("registry/members/MEM-0012.yaml", lambda d: (
             d.update(joined="2023-01-01"), d["status_history"][0].update(date="2023-01-01")))),
+    Row("placeholder-left", "registry/members/MEM-0003.yaml", setter("name", "<FILL IN: name>"), "RUL013"),
     Row("schema", "registry/members/MEM-0003.yaml", setter("country", "XX"), "SCH001"),
     Row("unknown-field", "certificates/CRT-000101.yaml", setter("status", "active"), "SCH001"),
 ]
