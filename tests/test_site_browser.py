@@ -5,6 +5,7 @@ serious accessibility problem, and hostile record values stay text."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 
 PAGES = ["", "members/", "members/MEM-0001/", "members/MEM-0106/", "certificates/", "certificates/CRT-000106/",
          "certificates/CRT-000104/", "c/CLM-10001/", "c/CLM-10004/", "auditors/", "standards/", "verification/",
-         "data-dictionary/", "api/", "verify/", "search/"]
+         "data-dictionary/", "api/", "verify/", "search/", "changes/", "watch/", "secretariat/review/"]
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +89,56 @@ def test_certificate_expiring_after_build_shows_expired(page: Page, base_url: st
     _at(page, "2026-11-25")
     page.goto(base_url + "certificates/CRT-000111/")
     assert page.locator("[data-status-id='CRT-000111']").first.inner_text() == "Active"
+
+
+def test_watch_list_highlights_a_status_change_since_the_last_visit(page: Page, base_url: str) -> None:
+    """A buyer watches MEM-0002 on 2026-09-01; CRT-000106 was suspended on 2026-09-10."""
+    problems = PageProblems(page)
+    _at(page, "2026-09-01")
+    page.goto(base_url + "members/MEM-0002/")
+    button = page.locator("button[data-watch='MEM-0002']")
+    assert button.inner_text() == "Watch this supplier"
+    button.click()
+    assert button.get_attribute("aria-pressed") == "true" and button.inner_text() == "Stop watching this supplier"
+    page.wait_for_function("() => (JSON.parse(localStorage.getItem('alureg-watch-v1'))['MEM-0002'] || {}).seen")
+    seen = page.evaluate("() => JSON.parse(localStorage.getItem('alureg-watch-v1'))['MEM-0002'].seen")
+    assert seen["MEM-0002"] == "active" and seen["CRT-000106"] == "active"
+
+    _at(page, AT)
+    page.goto(base_url + "watch/")
+    page.wait_for_selector("#watched-suppliers[data-ready]")
+    item = page.locator("[data-watch-item='MEM-0002']")
+    assert item.get_attribute("data-changed") == "true", item.inner_text()
+    assert "CRT-000106: Active → Suspended" in item.inner_text()
+    assert "Changed since your last visit (2026-09-01)" in item.inner_text()
+    count = page.locator("#watched-suppliers .count").inner_text()
+    assert "1 supplier watched; 1 changed since your last visit" in count
+
+    page.reload()  # what was seen is now the baseline: nothing to highlight
+    page.wait_for_selector("#watched-suppliers[data-ready]")
+    assert page.locator("[data-watch-item='MEM-0002']").get_attribute("data-changed") is None
+    assert "Suspended" in page.locator("[data-watch-item='MEM-0002'] .watch-states").inner_text()
+
+    page.get_by_role("button", name=re.compile("^Remove ")).click()
+    assert page.locator("[data-watch-item]").count() == 0
+    assert page.evaluate("() => localStorage.getItem('alureg-watch-v1')") == "{}"
+    page.goto(base_url + "watch/")
+    assert "Your watch list is empty" in page.locator("#watched-suppliers").inner_text()
+    assert problems.items == []
+
+
+def test_watch_list_ignores_tampered_storage(page: Page, base_url: str) -> None:
+    """Whatever is in localStorage is shown as text and never builds a URL off the site."""
+    page.goto(base_url + "watch/")
+    page.evaluate("""() => localStorage.setItem('alureg-watch-v1', JSON.stringify({
+        'MEM-0003': {name: '<img src=x onerror="window.pwned=1">', seen: null},
+        '../../evil': {name: 'x', seen: null}}))""")
+    page.reload()
+    page.wait_for_selector("#watched-suppliers[data-ready]")
+    assert page.locator("#watched-suppliers img").count() == 0
+    assert page.evaluate("() => window.pwned") is None
+    assert page.locator("[data-watch-item]").count() == 1
+    assert '<img src=x onerror="window.pwned=1">' in page.locator("[data-watch-item='MEM-0003']").inner_text()
 
 
 def test_javascript_status_agrees_with_python(page: Page, base_url: str) -> None:

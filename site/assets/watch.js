@@ -1,7 +1,7 @@
 /* Buyers' watch list, kept in this browser's localStorage only.
  *
  * Buttons [data-watch=<member id>][data-watch-name] (member and certificate pages) add
- * or remove a supplier. #watch-list (the /watch/ page) lists the saved suppliers with
+ * or remove a supplier. #watched-suppliers (the /watch/ page) lists the saved suppliers with
  * the status of their membership and certificates computed for today by status.js
  * from /api/v1/status/<member id>.json, and highlights every status that differs from
  * the one seen on the last visit; then it remembers today's as seen.
@@ -186,7 +186,7 @@
   function run() {
     var buttons = document.querySelectorAll("[data-watch]");
     for (var i = 0; i < buttons.length; i++) setupButton(buttons[i]);
-    var box = document.getElementById("watch-list");
+    var box = document.getElementById("watched-suppliers");
     if (box) renderList(box);
   }
 
