@@ -5,6 +5,10 @@ rollback guard (`check --against`)."""
 from __future__ import annotations
 
 import json
+import re
+import shlex
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +16,9 @@ import pytest
 from alureg.cli import main
 from alureg.demo import DEMO_KEYS, signed
 from alureg.loading import load_file
+from alureg.publish import build
 
-from .conftest import AT, Scratch
+from .conftest import AT, REPO, Scratch
 from .gitrepo import Repo
 
 NEW = "certificates/CRT-000132.yaml"
@@ -204,3 +209,48 @@ def test_against_needs_git(scratch: Scratch, capsys: pytest.CaptureFixture[str])
     repo = Repo(scratch)
     code, out, err = run(capsys, "check", "--root", str(repo.root), "--against", "no-such-branch")
     assert code == 1 and err == "error: 'no-such-branch' is not a commit in " + str(repo.root) + "\n"
+
+
+def test_the_review_guide_can_be_followed(repo: Repo, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Run the commands of site/docs/secretariat/review.md, in order, on the sample
+    registry: from "a certificate pull request arrives" to "the site shows it"."""
+    guide = (REPO / "site" / "docs" / "secretariat" / "review.md").read_text(encoding="utf-8")
+    until_merge = guide.split("## 4.")[0]
+    shutil.copytree(REPO / "demo-keys", repo.root / "demo-keys")
+    monkeypatch.chdir(repo.root)
+    blocks = re.findall(r"```(sh|yaml)\n(.*?)```", until_merge, re.S)
+    assert [kind for kind, _ in blocks] == ["sh", "yaml", "sh", "sh"]
+    ran = []
+    for kind, body in blocks:
+        if kind == "yaml":  # the filled-in record the guide shows
+            Path(NEW).write_text(body, encoding="utf-8")
+            continue
+        for line in body.strip().splitlines():
+            if line.startswith("python build.py "):
+                code, out, err = run(capsys, *shlex.split(line)[2:])
+                assert code == 0, (line, out, err)
+                ran.append((line, out))
+            elif line.startswith("git "):
+                for part in line.split("&&"):
+                    repo.git(*shlex.split(part)[1:])
+            else:
+                assert line == "make serve", line
+    checks = [out for line, out in ran if " check " in line]
+    assert checks and all(out.startswith("OK: 85 records checked") for out in checks)
+    diff_out = next(out for line, out in ran if " diff " in line)
+    assert "certificate CRT-000132 added" in diff_out and "signed by: auditor-aud-002 (auditor, AUD-002)" in diff_out
+
+    merge = re.search(r"`(git switch main && git merge --no-ff [\w-]+)`", guide)
+    assert merge
+    for part in merge.group(1).split("&&"):
+        repo.git(*shlex.split(part)[1:], *(["--no-edit"] if "merge" in part else []))
+    merged = repo.git("rev-parse", "HEAD").strip()
+    out = tmp_path / "public"
+    build(repo.root, out, AT, qr_cache=tmp_path / "qr", repository_url="https://git.example.org/registry")
+    page = (out / "certificates" / "CRT-000132" / "index.html").read_text(encoding="utf-8")
+    assert "Cerrado Sul Casthouse" in page
+    assert f'href="https://git.example.org/registry/commit/{merged}"' in page  # one entry per merged PR
+    feed = (out / "feeds" / "members" / "MEM-0002.xml").read_text(encoding="utf-8")
+    assert "certificate CRT-000132 added" in feed
+    assert json.loads((out / "api" / "v1" / "certificates" / "CRT-000132.json").read_text())["id"] == "CRT-000132"
