@@ -13,6 +13,7 @@ signs the whole record, so the record must be signed again by the roles it needs
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,8 @@ from .findings import Finding
 from .loading import load_text
 from .records import KIND_DIRS, Kind, Record
 from .rules import FINAL, FIRST
-from .schema import resolved
+from .schema import message as schema_message
+from .schema import resolved, validator
 from .signing import unsigned
 from .yamlwrite import emit_block, remove_proofs, scalar
 
@@ -192,8 +194,14 @@ def change_status(path: Path, kind: Kind, action: str, date: str, reason: str) -
         raise EditError(f"{data.get('id')} is already {status} (since {last.get('date')})")
     if str(last.get("date")) > date:
         raise EditError(f"the last status entry is dated {last.get('date')}; the new one must not be earlier")
-    if not reason.strip():
+    reason = unicodedata.normalize("NFC", reason.strip())  # typed text; records must be NFC
+    if not reason:
         raise EditError("give a reason: it is published with the status")
+    entry_data = {"date": date, "status": status, "reason": reason}
+    bad = [schema_message(e) for e in validator(kind).iter_errors({**data, "status_history": [*history, entry_data]})
+           if list(e.absolute_path)[:2] == ["status_history", len(history)]]
+    if bad:
+        raise EditError(f"the new status entry does not fit the schema: {bad[0]}")
     newline = "\r\n" if "\r\n" in raw else "\n"
     end, indent = _history_end(raw)
     entry = [f"{indent}- date: {date}", f"{indent}  status: {status}", f"{indent}  reason: {scalar(reason)}"]
@@ -201,9 +209,11 @@ def change_status(path: Path, kind: Kind, action: str, date: str, reason: str) -
     if end == len(lines) and lines and not lines[-1].endswith(("\n", "\r")):
         lines[-1] += newline
     text = "".join(lines[:end]) + newline.join(entry) + newline + "".join(lines[end:])
-    expected = {**unsigned(data), "status_history": [*history, {"date": date, "status": status, "reason": reason}]}
+    expected = {**unsigned(data), "status_history": [*history, entry_data]}
     removed = [str(p.get("verificationMethod")) for p in data.get("proof") or [] if isinstance(p, dict)]
     result = load_text(text)
+    if result.problems:
+        raise EditError(f"the reason cannot be written: {result.problems[0].message}")
     if result.data is None or unsigned(result.data) != expected:
         raise EditError("could not add the entry without changing anything else; add it by hand")
     text = remove_proofs(text) if removed else text

@@ -70,7 +70,8 @@ def validator(kind: Kind) -> Draft202012Validator:
     return Draft202012Validator(schema, registry=refs, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def _message(error: ValidationError) -> str:
+def message(error: ValidationError) -> str:
+    """A finding message for one schema error: where, and what, never endless."""
     where = "/".join(str(p) for p in error.absolute_path)
     # Long enums (country codes) make unreadable messages: say what was wrong instead.
     if error.validator == "enum" and isinstance(error.validator_value, list):
@@ -100,6 +101,6 @@ def validate(record: Record) -> list[Finding]:
     for error in validator(record.kind).iter_errors(record.data):
         for leaf in _leaves(error):
             where = tuple(leaf.absolute_path)
-            finding = record.finding("SCH001", _message(leaf), *where)
+            finding = record.finding("SCH001", message(leaf), *where)
             found.setdefault((str(where), finding.message), finding)
     return sorted(found.values())

@@ -187,11 +187,19 @@ def test_status_commands_refuse_what_makes_no_sense(repo: Repo, capsys: pytest.C
         (("suspend", "CRT-999999", "--reason", "x"), "no member, certificate, audit firm or claim file"),
         (("suspend", "../trust", "--reason", "x"), "no member, certificate, audit firm or claim file"),
         (("suspend", "CRT-000105", "--reason", " "), "give a reason"),
+        (("suspend", "CRT-000105", "--reason", "bell \x07"), "the new status entry does not fit the schema: "
+                                                              "status_history/1/reason:"),
     ]
     for argv, message in cases:
         code, out, err = run(capsys, *argv, "--root", root)
         assert code == 1 and out == "" and message in err and "Traceback" not in err, (argv, err)
     assert {p: p.read_bytes() for p in repo.root.rglob("*.yaml")} == before  # nothing written
+
+
+def test_typed_reason_is_stored_as_nfc(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "suspend", "MEM-0003", "--reason", "Cafe\u0301 audit  ", "--root", str(repo.root),
+               "--date", "2026-11-21")[0] == 0
+    assert repo.scratch.read("registry/members/MEM-0003.yaml")["status_history"][-1]["reason"] == "Caf\u00e9 audit"
 
 
 def test_withdrawn_is_final(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
