@@ -3,21 +3,32 @@
 load strictly -> JSON Schema -> trust list -> proofs -> cross-record rules. Later
 steps see only records that passed the schema; a record that fails an early step is
 reported there and left out of the steps that would misread it.
+
+The trust list is read first; then each record's own steps (load, schema, proofs)
+need nothing but the record and the trust list, so a large registry spreads them over
+every core (forked workers); the cross-record rules run once, on the results.
 """
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import schema
 from .config import Config, load_config
 from .editing import placeholders
 from .findings import Finding, Severity
-from .records import Kind, Record, Registry, load_registry
+from .records import Kind, Record, Registry, load_record, record_files, relative
 from .rollback import rollback_findings
 from .rules import Context, run_rules
 from .trust import TrustList, pinned_root_problems, verify_record
+
+PARALLEL_FROM = 3000  # record files; below this, starting workers costs more than it saves
 
 
 @dataclass
@@ -50,29 +61,95 @@ def _proof_findings(record: Record, trust: TrustList, config: Config) -> list[Fi
     return out
 
 
-def check(root: Path, at: str, against: str | None = None) -> CheckResult:
+@dataclass
+class _Examined:
+    """What one record file's own steps found."""
+
+    index: int
+    data: dict[str, Any] | None  # None: the file did not load
+    valid: bool  # passed its schema
+    findings: list[Finding]
+
+
+def _examine(root: Path, index: int, kind: Kind, path: Path, trust: TrustList | None,
+             config: Config) -> tuple[Record | None, _Examined]:
+    record, findings = load_record(root, kind, path)
+    if record is None:
+        return None, _Examined(index, None, False, findings)
+    # A record fresh from `new` is reported for its placeholders alone, not for
+    # every schema rule they break.
+    problems = placeholders(record) or schema.validate(record)
+    findings += problems
+    if not problems and trust is not None:
+        # Without a usable trust list every proof would fail; its own findings say why.
+        findings += _proof_findings(record, trust, config)
+    return record, _Examined(index, record.data, not problems, findings)
+
+
+_JOB: tuple[Path, list[tuple[Kind, Path]], TrustList | None, Config] | None = None  # read by forked workers
+
+
+def _examine_chunk(indices: list[int]) -> list[_Examined]:
+    assert _JOB is not None
+    root, files, trust, config = _JOB
+    return [_examine(root, i, *files[i], trust, config)[1] for i in indices]
+
+
+def _examine_all(root: Path, files: list[tuple[Kind, Path]], trust: TrustList | None, config: Config,
+                 workers: int | None) -> Iterable[tuple[Record | None, _Examined]]:
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(files) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
+        for i, (kind, path) in enumerate(files):
+            yield _examine(root, i, kind, path, trust, config)
+        return
+    global _JOB
+    _JOB = (root, files, trust, config)
+    try:
+        size = 1000
+        chunks = [list(range(i, min(i + size, len(files)))) for i in range(0, len(files), size)]
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            for results in pool.map(_examine_chunk, chunks):
+                for done in results:
+                    kind, path = files[done.index]
+                    record = None if done.data is None else Record(kind, path, relative(root, path), done.data)
+                    yield record, done
+    finally:
+        _JOB = None
+
+
+def check(root: Path, at: str, against: str | None = None, *, workers: int | None = None) -> CheckResult:
     """Check the registry at ``root`` as of the day ``at`` (YYYY-MM-DD); with
     ``against`` (a git revision), also refuse what would roll that version back."""
     config = load_config(root)
-    registry, findings = load_registry(root)
-
+    files = list(record_files(root))
+    registry = Registry(root)
+    findings: list[Finding] = []
     valid: list[Record] = []
-    for record in registry.records:
-        # A record fresh from `new` is reported for its placeholders alone, not for
-        # every schema rule they break.
-        problems = placeholders(record) or schema.validate(record)
-        findings += problems
-        if not problems:
-            valid.append(record)
 
+    # The trust list first: every other record's proofs are checked against it.
     trust = TrustList()
-    trust_record = next((r for r in valid if r.kind is Kind.TRUST_LIST), None)
-    if trust_record is not None:
-        trust = TrustList.from_data(trust_record.data)
-        findings += _trust_findings(trust_record, trust, config)
-        # Without a usable trust list every proof would fail; its own findings say why.
-        for record in valid:
-            findings += _proof_findings(record, trust, config)
+    usable: TrustList | None = None
+    trust_files = [(i, f) for i, f in enumerate(files) if f[0] is Kind.TRUST_LIST]
+    examined: dict[int, tuple[Record | None, _Examined]] = {}
+    for i, (kind, path) in trust_files:
+        record, done = _examine(root, i, kind, path, None, config)
+        examined[i] = (record, done)
+        if record is not None and done.valid and usable is None:
+            usable = trust = TrustList.from_data(record.data)
+            done.findings += _trust_findings(record, trust, config) + _proof_findings(record, trust, config)
+
+    rest = [f for f in files if f[0] is not Kind.TRUST_LIST]
+    index_of = [i for i, f in enumerate(files) if f[0] is not Kind.TRUST_LIST]
+    for record, done in _examine_all(root, rest, usable, config, workers):
+        examined[index_of[done.index]] = (record, done)
+
+    for i in range(len(files)):
+        record, done = examined[i]
+        findings += done.findings
+        if record is not None:
+            registry.records.append(record)
+            if done.valid:
+                valid.append(record)
 
     findings += run_rules(Context(registry, valid, at))
     if against is not None:

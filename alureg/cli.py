@@ -113,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="key file signing the status snapshot (default: $ALUREG_PUBLISHER_KEY, else the DEMO key)")
     b.add_argument("--now", type=_moment, default=None, help="snapshot time YYYY-MM-DDThh:mm:ssZ (default: now)")
     b.add_argument("--qr-cache", type=Path, default=None, help="QR code cache (default: ROOT/.alureg-cache/qr)")
+    b.add_argument("--timings", action="store_true", help="print the wall time of each build stage")
     b.add_argument("--repository-url", default=None,
                    help="where history entries link commits: URL/commit/SHA (default: alureg.toml [repository] url, "
                         "else the GitHub repository of a GitHub Actions run)")
@@ -309,6 +310,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(f"QR codes: {report.qr.drawn} drawn, {report.qr.reused} reused")
     history = f"{len(report.history.events)} changes from git" if report.history.available else "no git history"
     print(f"change history: {history}; {report.feeds} Atom feeds")
+    if args.timings:
+        print(report.stages.text())
     return 0
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,26 @@ def _write_atomically(out: Path, write: Callable[[Path], None]) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+class Stages:
+    """Wall time of each build stage, so the next bottleneck is visible (build --timings)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+    def text(self) -> str:
+        total = sum(self.seconds.values())
+        parts = ", ".join(f"{name} {secs:.1f}" for name, secs in self.seconds.items())
+        return f"stages (s): {parts}; total {total:.1f}"
+
+
 @dataclass
 class BuildReport:
     at: str
@@ -61,6 +83,7 @@ class BuildReport:
     suppliers: int = 0
     feeds: int = 0
     history: History = field(default_factory=History)
+    stages: Stages = field(default_factory=Stages)
 
 
 def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | None = None,
@@ -75,26 +98,39 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
     now = now or dt.datetime.now(dt.UTC)
     at = at or now.astimezone(dt.UTC).date().isoformat()
     publisher = publisher or demo_publisher()
-    result = check(root, at)
+    stage = Stages()
+    with stage("check"):
+        result = check(root, at)
     if not result.ok():
         raise PublishError(f"not published: the registry has errors (run: check --root {root})")
-    model = SiteModel.build(result, at)
-    model.history = read_history(root, result.valid, result.trust)
+    with stage("model"):
+        model = SiteModel.build(result, at)
+    with stage("history"):
+        model.history = read_history(root, result.valid, result.trust)
     model.repo_url = (repository_url or result.config.repository_url or "").rstrip("/") or None
-    report = BuildReport(at, result, {}, QrStats(), history=model.history)
+    report = BuildReport(at, result, {}, QrStats(), history=model.history, stages=stage)
 
     def write(folder: Path) -> None:
-        with tempfile.TemporaryDirectory(prefix="alureg-shell-") as work:
+        with stage("shell"), tempfile.TemporaryDirectory(prefix="alureg-shell-") as work:
             build_shell(folder, Path(work), fragments(model), f"{model.scheme} registry")
         # QR codes first: the claim pages state each code's version and print size.
-        urls = {cid: claim_url(model.site_url, cid) for cid in model.claims}
-        report.qr = write_codes(urls, folder, qr_cache or root / ".alureg-cache" / "qr")
-        model.qr = report.qr.infos
-        write_record_pages(model, folder)
-        write_api(model, folder)
-        report.snapshot = write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now)
-        report.suppliers = write_search_index(model, folder)
-        report.feeds = write_feeds(model, folder)
+        with stage("qr"):
+            urls = {cid: claim_url(model.site_url, cid) for cid in model.claims}
+            report.qr = write_codes(urls, folder, qr_cache or root / ".alureg-cache" / "qr")
+            model.qr = report.qr.infos
+        with stage("pages"):
+            write_record_pages(model, folder)
+        with stage("api"):
+            write_api(model, folder)
+        with stage("snapshot"):
+            report.snapshot = write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now)
+        with stage("search"):
+            report.suppliers = write_search_index(model, folder)
+        with stage("feeds"):
+            report.feeds = write_feeds(model, folder)
 
-    _write_atomically(out, write)
+    with stage("write"):  # what the stages inside do not count: the swap
+        _write_atomically(out, write)
+    stage.seconds["write"] -= sum(stage.seconds[s] for s in ("shell", "qr", "pages", "api", "snapshot", "search",
+                                                             "feeds"))
     return report

@@ -92,22 +92,25 @@ def relative(root: Path, path: Path) -> str:
         return path.as_posix()
 
 
+def load_record(root: Path, kind: Kind, path: Path) -> tuple[Record | None, list[Finding]]:
+    """One record file: the record (None when unusable) and its loading findings."""
+    rel = relative(root, path)
+    if not path.exists():
+        return None, [Finding(rel, 1, 1, "REF003", "file is missing; every registry has one")]
+    if path.is_symlink() or not path.is_file() or path.suffix != ".yaml":
+        return None, [Finding(rel, 1, 1, "REF002", "only <id>.yaml record files belong here; rename or remove it")]
+    loaded = load_file(path)
+    findings = [Finding(rel, p.line, p.col, p.code, p.message) for p in loaded.problems]
+    return (Record(kind, path, rel, loaded.data) if loaded.data is not None else None), findings
+
+
 def load_registry(root: Path) -> tuple[Registry, list[Finding]]:
     """Load every record file; return the usable records and the loading findings."""
     registry = Registry(root)
     findings: list[Finding] = []
     for kind, path in record_files(root):
-        rel = relative(root, path)
-        if not path.exists():
-            findings.append(Finding(rel, 1, 1, "REF003", "file is missing; every registry has one"))
-            continue
-        if path.is_symlink() or not path.is_file() or path.suffix != ".yaml":
-            findings.append(
-                Finding(rel, 1, 1, "REF002", "only <id>.yaml record files belong here; rename or remove it")
-            )
-            continue
-        loaded = load_file(path)
-        findings.extend(Finding(rel, p.line, p.col, p.code, p.message) for p in loaded.problems)
-        if loaded.data is not None:
-            registry.records.append(Record(kind, path, rel, loaded.data))
+        record, found = load_record(root, kind, path)
+        findings += found
+        if record is not None:
+            registry.records.append(record)
     return registry, findings

@@ -22,6 +22,7 @@ from .config import Config
 from .records import Kind
 from .signing import (
     SigningError,
+    document_hash,
     fingerprint,
     key_of_verification_method,
     public_key_from_multibase,
@@ -125,7 +126,7 @@ class VerificationResult:
 
 def check_proof(
     document: Mapping[str, Any], proof: Any, index: int, kind: Kind | str, trust: TrustList,
-    roles: frozenset[str] | None = None,
+    roles: frozenset[str] | None = None, digest: bytes | None = None,
 ) -> ProofCheck:
     """One proof, steps 1-6 above. ``roles`` overrides who may sign (the snapshot)."""
     # 1. well formed
@@ -161,7 +162,7 @@ def check_proof(
         return ProofCheck(index, key, "SIG007", f"key {key.key_id} has role {key.role}, which may not sign a {what}")
     # 6. signature
     try:
-        good = verify_proof(document, proof, key.raw)
+        good = verify_proof(document, proof, key.raw, digest)
     except SigningError as e:
         return ProofCheck(index, key, "SIG002", str(e))
     if not good:
@@ -183,7 +184,11 @@ def verify_record(
     if not proofs:
         return VerificationResult([], [("SIG001", "record has no proof; it must be signed")])
     document = unsigned(data)
-    checks = [check_proof(document, p, i, kind, trust) for i, p in enumerate(proofs)]
+    try:
+        digest: bytes | None = document_hash(document)
+    except SigningError:
+        digest = None  # each proof reports it
+    checks = [check_proof(document, p, i, kind, trust, digest=digest) for i, p in enumerate(proofs)]
     good = [c.key for c in checks if c.ok and c.key is not None]
     missing: list[tuple[str, str]] = []
     if kind is Kind.TRUST_LIST:

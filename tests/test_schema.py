@@ -98,3 +98,53 @@ def test_chain_of_custody_scope_needs_material_stages() -> None:
     record = Record(Kind.CERTIFICATE, REPO / "certificates/CRT-000104.yaml", "certificates/CRT-000104.yaml",
                     data)
     assert [f.message for f in validate(record)] == ["scope: 'material_stages' is a required property"]
+
+
+def _leaves_of(value: Any, where: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield (*where, k)
+            yield from _leaves_of(v, (*where, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield (*where, i)
+            yield from _leaves_of(v, (*where, i))
+
+
+MUTATIONS: list[Any] = [123, -1, 1.5, None, True, "", "x" * 5000, "2026-02-30", "2026-13-01", "bell \u0007",
+                        "MEM-1", [], {}, ["a"], {"unknown": 1}]
+
+
+def test_fast_and_reference_validators_agree() -> None:
+    """jsonschema-rs decides validity; jsonschema explains it. They must never disagree,
+    or a broken record could pass (or a good one fail) without a message."""
+    import copy
+
+    from alureg.loading import load_file
+    from alureg.records import record_files
+    from alureg.schema import is_valid, validator
+
+    seen: set[Kind] = set()
+    compared = 0
+    for kind, path in record_files(REPO):
+        if kind in seen:
+            continue
+        seen.add(kind)
+        data = load_file(path).data
+        assert data is not None
+        variants = [data, {**data, "extra": "x"}]
+        for where in _leaves_of(data):
+            for value in MUTATIONS:
+                changed = copy.deepcopy(data)
+                node = changed
+                for step in where[:-1]:
+                    node = node[step]
+                node[where[-1]] = value
+                variants.append(changed)
+            if isinstance(where[-1], str) and len(where) == 1:
+                variants.append({k: v for k, v in data.items() if k != where[0]})
+        for variant in variants:
+            reference = not any(True for _ in validator(kind).iter_errors(variant))
+            assert is_valid(kind, variant) == reference, (kind, variant)
+            compared += 1
+    assert seen == set(Kind) and compared > 2000
