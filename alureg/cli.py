@@ -112,7 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--publisher-key", type=Path, default=None,
                    help="key file signing the status snapshot (default: $ALUREG_PUBLISHER_KEY, else the DEMO key)")
     b.add_argument("--now", type=_moment, default=None, help="snapshot time YYYY-MM-DDThh:mm:ssZ (default: now)")
-    b.add_argument("--qr-cache", type=Path, default=None, help="QR code cache (default: ROOT/.alureg-cache/qr)")
+    b.add_argument("--qr-cache", type=Path, default=None,
+                   help="QR code cache (default: outside the registry, in ~/.cache/alureg/)")
     b.add_argument("--timings", action="store_true", help="print the wall time of each build stage")
     b.add_argument("--repository-url", default=None,
                    help="where history entries link commits: URL/commit/SHA (default: alureg.toml [repository] url, "

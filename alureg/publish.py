@@ -19,6 +19,7 @@ from typing import Any
 
 from .api import write_api
 from .bundles import write_snapshot
+from .caches import cache_dir
 from .check import CheckResult, check
 from .demo import demo_publisher
 from .errors import AluregError
@@ -116,7 +117,7 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
         # QR codes first: the claim pages state each code's version and print size.
         with stage("qr"):
             urls = {cid: claim_url(model.site_url, cid) for cid in model.claims}
-            report.qr = write_codes(urls, folder, qr_cache or root / ".alureg-cache" / "qr")
+            report.qr = write_codes(urls, folder, qr_cache or cache_dir(root, "qr"))
             model.qr = report.qr.infos
         with stage("pages"):
             write_record_pages(model, folder)

@@ -3,6 +3,7 @@ re-sign with the demo keys."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,18 @@ from alureg.yamlwrite import dump_record
 
 REPO = Path(__file__).resolve().parent.parent
 AT = "2026-11-21"  # the fixed "today" of the tests; the sample registry is built around it
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Builds in the tests cache into a temporary folder, not the user's ~/.cache."""
+    old = os.environ.get("ALUREG_CACHE_DIR")
+    os.environ["ALUREG_CACHE_DIR"] = str(tmp_path_factory.mktemp("alureg-cache"))
+    yield
+    if old is None:
+        os.environ.pop("ALUREG_CACHE_DIR", None)
+    else:
+        os.environ["ALUREG_CACHE_DIR"] = old
 
 
 @pytest.fixture(scope="session")

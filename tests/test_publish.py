@@ -69,3 +69,24 @@ def test_record_values_are_escaped(scratch: Scratch, tmp_path: Path) -> None:
         text = page.read_text()
         assert "<script>alert" not in text and "<img src=x" not in text, page
         assert "&lt;script&gt;alert(2)&lt;/script&gt;" in text, page
+
+
+def test_a_cache_planted_in_the_registry_is_never_used(scratch: Scratch, tmp_path: Path) -> None:
+    """A pull request can commit files git ignores; caches therefore live outside the
+    registry, and a QR code planted where the cache used to be is not published."""
+    import hashlib
+
+    from alureg.caches import cache_dir
+    from alureg.publish import build
+    from alureg.qr import SETTINGS, claim_url
+
+    assert not cache_dir(scratch.root, "qr").resolve().is_relative_to(scratch.root.resolve())
+    url = claim_url("https://registry.alusteward.example", "CLM-10001")
+    key = hashlib.sha256(f"{SETTINGS}\n{url}".encode()).hexdigest()
+    planted = scratch.root / ".alureg-cache" / "qr"
+    planted.mkdir(parents=True)
+    for ext, data in (("svg", b"<svg>evil</svg>"), ("png", b"evil"), ("json", b'{"version": 1, "modules": 21}')):
+        (planted / f"{key}.{ext}").write_bytes(data)
+    out = tmp_path / "public"
+    build(scratch.root, out, AT)
+    assert b"evil" not in (out / "c" / "CLM-10001" / "qr.svg").read_bytes()
