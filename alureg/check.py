@@ -11,6 +11,7 @@ every core (forked workers); the cross-record rules run once, on the results.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing as mp
 import os
 from collections.abc import Iterable
@@ -20,12 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from . import schema
+from .caches import cache_dir
+from .checkcache import CheckCache, Entry, code_digest, file_entry
 from .config import Config, load_config
 from .editing import placeholders
 from .findings import Finding, Severity
-from .records import Kind, Record, Registry, load_record, record_files, relative
+from .records import Kind, Record, Registry, read_record, record_files, relative
 from .rollback import rollback_findings
 from .rules import Context, run_rules
+from .signing import canonical
 from .trust import TrustList, pinned_root_problems, verify_record
 
 PARALLEL_FROM = 3000  # record files; below this, starting workers costs more than it saves
@@ -38,6 +42,7 @@ class CheckResult:
     valid: list[Record]  # records that passed their schema
     trust: TrustList
     findings: list[Finding]  # sorted
+    reused: int = 0  # record files whose results came from the check cache
 
     def ok(self, *, strict: bool = False) -> bool:
         fatal = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
@@ -69,21 +74,27 @@ class _Examined:
     data: dict[str, Any] | None  # None: the file did not load
     valid: bool  # passed its schema
     findings: list[Finding]
+    entry: Entry | None = None  # for the check cache (None: nothing to keep)
 
 
 def _examine(root: Path, index: int, kind: Kind, path: Path, trust: TrustList | None,
              config: Config) -> tuple[Record | None, _Examined]:
-    record, findings = load_record(root, kind, path)
-    if record is None:
-        return None, _Examined(index, None, False, findings)
-    # A record fresh from `new` is reported for its placeholders alone, not for
-    # every schema rule they break.
-    problems = placeholders(record) or schema.validate(record)
-    findings += problems
-    if not problems and trust is not None:
-        # Without a usable trust list every proof would fail; its own findings say why.
-        findings += _proof_findings(record, trust, config)
-    return record, _Examined(index, record.data, not problems, findings)
+    done = read_record(root, kind, path)
+    record, findings = done.record, done.findings
+    problems: list[Finding] = []
+    if record is not None:
+        # A record fresh from `new` is reported for its placeholders alone, not for
+        # every schema rule they break.
+        problems = placeholders(record) or schema.validate(record)
+        findings += problems
+        if not problems and trust is not None:
+            # Without a usable trust list every proof would fail; its own findings say why.
+            findings += _proof_findings(record, trust, config)
+    valid = record is not None and not problems
+    data = record.data if record is not None else None
+    entry = None if done.raw is None or done.stat is None else \
+        file_entry(path, done.raw, done.stat, data, valid, findings)
+    return record, _Examined(index, data, valid, findings, entry)
 
 
 _JOB: tuple[Path, list[tuple[Kind, Path]], TrustList | None, Config] | None = None  # read by forked workers
@@ -117,9 +128,19 @@ def _examine_all(root: Path, files: list[tuple[Kind, Path]], trust: TrustList | 
         _JOB = None
 
 
-def check(root: Path, at: str, against: str | None = None, *, workers: int | None = None) -> CheckResult:
+def _trust_digest(trust_record: Record | None, config: Config) -> str:
+    """What every proof result depends on: the trust list and the pinned root keys."""
+    if trust_record is None:
+        return "no usable trust list"
+    pins = ",".join(sorted(config.root_fingerprints)) + f"/{config.root_threshold}"
+    return hashlib.sha256(canonical(trust_record.data) + pins.encode()).hexdigest()
+
+
+def check(root: Path, at: str, against: str | None = None, *, workers: int | None = None,
+          use_cache: bool = False) -> CheckResult:
     """Check the registry at ``root`` as of the day ``at`` (YYYY-MM-DD); with
-    ``against`` (a git revision), also refuse what would roll that version back."""
+    ``against`` (a git revision), also refuse what would roll that version back.
+    ``use_cache`` reuses the results of unchanged record files (alureg/checkcache.py)."""
     config = load_config(root)
     files = list(record_files(root))
     registry = Registry(root)
@@ -129,6 +150,7 @@ def check(root: Path, at: str, against: str | None = None, *, workers: int | Non
     # The trust list first: every other record's proofs are checked against it.
     trust = TrustList()
     usable: TrustList | None = None
+    trust_record: Record | None = None
     trust_files = [(i, f) for i, f in enumerate(files) if f[0] is Kind.TRUST_LIST]
     examined: dict[int, tuple[Record | None, _Examined]] = {}
     for i, (kind, path) in trust_files:
@@ -136,12 +158,28 @@ def check(root: Path, at: str, against: str | None = None, *, workers: int | Non
         examined[i] = (record, done)
         if record is not None and done.valid and usable is None:
             usable = trust = TrustList.from_data(record.data)
+            trust_record = record
             done.findings += _trust_findings(record, trust, config) + _proof_findings(record, trust, config)
 
-    rest = [f for f in files if f[0] is not Kind.TRUST_LIST]
-    index_of = [i for i, f in enumerate(files) if f[0] is not Kind.TRUST_LIST]
+    cache = CheckCache.open(cache_dir(root, "check") / "records.json",
+                            f"{code_digest()} {_trust_digest(trust_record, config)}") if use_cache else None
+    rest: list[tuple[Kind, Path]] = []
+    index_of: list[int] = []
+    for i, (kind, path) in enumerate(files):
+        if kind is Kind.TRUST_LIST:
+            continue
+        rel = relative(root, path)
+        entry = cache.lookup(rel, path)[0] if cache is not None else None
+        if entry is not None:
+            record = None if entry.data is None else Record(kind, path, rel, entry.data)
+            examined[i] = (record, _Examined(i, entry.data, entry.valid, list(entry.findings)))
+        else:
+            rest.append((kind, path))
+            index_of.append(i)
     for record, done in _examine_all(root, rest, usable, config, workers):
         examined[index_of[done.index]] = (record, done)
+        if cache is not None and done.entry is not None:
+            cache.store(relative(root, files[index_of[done.index]][1]), done.entry)
 
     for i in range(len(files)):
         record, done = examined[i]
@@ -150,8 +188,10 @@ def check(root: Path, at: str, against: str | None = None, *, workers: int | Non
             registry.records.append(record)
             if done.valid:
                 valid.append(record)
+    if cache is not None:
+        cache.save({relative(root, path) for kind, path in files if kind is not Kind.TRUST_LIST})
 
     findings += run_rules(Context(registry, valid, at))
     if against is not None:
         findings += rollback_findings(root, against, registry)
-    return CheckResult(config, registry, valid, trust, sorted(set(findings)))
+    return CheckResult(config, registry, valid, trust, sorted(set(findings)), cache.hits if cache else 0)

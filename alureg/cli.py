@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--at", type=_date, default=None, help="check status rules as of this day (default: today)")
     c.add_argument("--format", choices=("text", "json", "github"), default="text")
     c.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    c.add_argument("--no-cache", action="store_true",
+                   help="examine every record file again (default: reuse results of unchanged files)")
     c.add_argument("--against", metavar="REV", default=None,
                    help="also refuse what would roll back the registry at this git revision "
                         "(deleted records, rewritten history, dates moved back, older versions)")
@@ -115,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--qr-cache", type=Path, default=None,
                    help="QR code cache (default: outside the registry, in ~/.cache/alureg/)")
     b.add_argument("--timings", action="store_true", help="print the wall time of each build stage")
+    b.add_argument("--no-cache", action="store_true", help="check every record file again and draw every QR code")
     b.add_argument("--repository-url", default=None,
                    help="where history entries link commits: URL/commit/SHA (default: alureg.toml [repository] url, "
                         "else the GitHub repository of a GitHub Actions run)")
@@ -151,7 +154,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_check(args: argparse.Namespace) -> int:
     at = args.at or today()
-    result = check(args.root, at, against=args.against)
+    result = check(args.root, at, against=args.against, use_cache=not args.no_cache)
     ok = result.ok(strict=args.strict)
     found = result.findings
     if args.format == "json":
@@ -305,7 +308,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     if repository is None and os.environ.get("GITHUB_REPOSITORY"):
         repository = f"{os.environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{os.environ['GITHUB_REPOSITORY']}"
     report = build(args.root, args.out, args.at, publisher=publisher, now=args.now, qr_cache=args.qr_cache,
-                   repository_url=repository)
+                   repository_url=repository, use_cache=not args.no_cache)
     print(f"published {len(report.result.valid)} records to {args.out} (status as of {report.at})")
     print(f"status snapshot {report.snapshot['sequence']}, expires {report.snapshot['expires']}, signed with {source}")
     print(f"QR codes: {report.qr.drawn} drawn, {report.qr.reused} reused")

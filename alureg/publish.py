@@ -89,19 +89,21 @@ class BuildReport:
 
 def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | None = None,
           now: dt.datetime | None = None, qr_cache: Path | None = None,
-          repository_url: str | None = None) -> BuildReport:
+          repository_url: str | None = None, use_cache: bool = False) -> BuildReport:
     """Check the registry and publish it to ``out``; on failure ``out`` is untouched.
 
     ``now`` stamps the status snapshot (default: the clock); ``at`` is the day of the
     status shown without JavaScript (default: the day of ``now``). ``publisher``
     signs the snapshot (default: the DEMO publisher key). Commits in the change
-    history link to ``repository_url`` (default: alureg.toml's [repository] url)."""
+    history link to ``repository_url`` (default: alureg.toml's [repository] url).
+    ``use_cache`` reuses the check results of unchanged record files and cached QR
+    codes; without it every code is drawn again (into a throwaway cache)."""
     now = now or dt.datetime.now(dt.UTC)
     at = at or now.astimezone(dt.UTC).date().isoformat()
     publisher = publisher or demo_publisher()
     stage = Stages()
     with stage("check"):
-        result = check(root, at)
+        result = check(root, at, use_cache=use_cache)
     if not result.ok():
         raise PublishError(f"not published: the registry has errors (run: check --root {root})")
     with stage("model"):
@@ -117,7 +119,11 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
         # QR codes first: the claim pages state each code's version and print size.
         with stage("qr"):
             urls = {cid: claim_url(model.site_url, cid) for cid in model.claims}
-            report.qr = write_codes(urls, folder, qr_cache or cache_dir(root, "qr"))
+            if qr_cache is None and not use_cache:
+                with tempfile.TemporaryDirectory(prefix="alureg-qr-") as fresh:
+                    report.qr = write_codes(urls, folder, Path(fresh))
+            else:
+                report.qr = write_codes(urls, folder, qr_cache or cache_dir(root, "qr"))
             model.qr = report.qr.infos
         with stage("pages"):
             write_record_pages(model, folder)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .findings import Finding
-from .loading import Path_, load_file
+from .loading import MAX_FILE_BYTES, Loaded, Path_, Problem, load_bytes, load_file
 
 
 class Kind(enum.StrEnum):
@@ -92,16 +93,40 @@ def relative(root: Path, path: Path) -> str:
         return path.as_posix()
 
 
-def load_record(root: Path, kind: Kind, path: Path) -> tuple[Record | None, list[Finding]]:
-    """One record file: the record (None when unusable) and its loading findings."""
+@dataclass
+class RecordFile:
+    """One record file as read: the record (None when unusable), its loading
+    findings, and the bytes and file status it was read from (for the check cache)."""
+
+    record: Record | None
+    findings: list[Finding]
+    raw: bytes | None = None
+    stat: os.stat_result | None = None
+
+
+def read_record(root: Path, kind: Kind, path: Path) -> RecordFile:
     rel = relative(root, path)
     if not path.exists():
-        return None, [Finding(rel, 1, 1, "REF003", "file is missing; every registry has one")]
+        return RecordFile(None, [Finding(rel, 1, 1, "REF003", "file is missing; every registry has one")])
     if path.is_symlink() or not path.is_file() or path.suffix != ".yaml":
-        return None, [Finding(rel, 1, 1, "REF002", "only <id>.yaml record files belong here; rename or remove it")]
-    loaded = load_file(path)
+        return RecordFile(None, [Finding(rel, 1, 1, "REF002",
+                                         "only <id>.yaml record files belong here; rename or remove it")])
+    st = path.lstat()
+    if st.st_size > MAX_FILE_BYTES:  # not even read
+        loaded = Loaded(None, [Problem("YML006", 1, 1, f"file is {st.st_size} bytes; the limit is {MAX_FILE_BYTES}")])
+        raw = b""
+    else:
+        raw = path.read_bytes()
+        loaded = load_bytes(raw)
     findings = [Finding(rel, p.line, p.col, p.code, p.message) for p in loaded.problems]
-    return (Record(kind, path, rel, loaded.data) if loaded.data is not None else None), findings
+    record = Record(kind, path, rel, loaded.data) if loaded.data is not None else None
+    return RecordFile(record, findings, raw, st)
+
+
+def load_record(root: Path, kind: Kind, path: Path) -> tuple[Record | None, list[Finding]]:
+    """One record file: the record (None when unusable) and its loading findings."""
+    done = read_record(root, kind, path)
+    return done.record, done.findings
 
 
 def load_registry(root: Path) -> tuple[Registry, list[Finding]]:

@@ -4,6 +4,10 @@ check gives, findings and all, on a valid and on a broken registry."""
 from __future__ import annotations
 
 import importlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,3 +35,66 @@ def test_parallel_check_equals_serial(scratch: Scratch, monkeypatch: pytest.Monk
     codes = {f.code for f in serial.findings}
     assert {"RUL010", "SIG003", "YML001"} <= codes
     assert [r.data for r in parallel.registry.records] == [r.data for r in serial.registry.records]
+
+
+def _fresh_caches() -> None:
+    from alureg import checkcache, schema
+
+    for cached in (checkcache.code_digest, schema.validator, schema.fast_validator, schema.resolved):
+        cached.cache_clear()  # type: ignore[attr-defined]
+
+
+def test_check_cache_never_changes_a_result(scratch: Scratch, monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+    """The cached check equals a cold check after each kind of change: a record, a key's
+    revocation, a schema and the date; and it is really used when nothing changed."""
+    from alureg import schema
+
+    def both(at: str = AT) -> int:
+        cold = check(scratch.root, at, workers=1)
+        warm = check(scratch.root, at, workers=1, use_cache=True)
+        assert _summary(warm) == _summary(cold)
+        assert [r.data for r in warm.registry.records] == [r.data for r in cold.registry.records]
+        return warm.reused
+
+    both()
+    assert both() == 83  # every record file but the trust list (always read) is reused
+    scratch.change("registry/members/MEM-0003.yaml", lambda d: d.update(name="Kalgoora Alumina Holdings Pty Ltd"))
+    assert both() == 82  # the changed file is examined again
+    scratch.change("registry/claims/CLM-10002.yaml", lambda d: d.update(text=d["text"] + " Today."), resign=False)
+    assert both() == 82 and not check(scratch.root, AT, use_cache=True).ok()
+
+    def revoke(trust: dict[str, Any]) -> None:
+        key = next(k for k in trust["keys"] if k["id"] == "auditor-aud-002")
+        key["revoked"] = {"date": "2026-11-01", "reason": "Key copied from a stolen laptop"}
+    scratch.change("registry/trust.yaml", revoke)
+    assert both() == 0  # every proof is judged again against the new trust list
+    assert any(f.code == "SIG005" for f in check(scratch.root, AT, use_cache=True).findings)
+
+    both()
+    schemas = tmp_path / "schemas"
+    shutil.copytree(schema.SCHEMA_DIR, schemas)
+    member = json.loads((schemas / "member.schema.json").read_text())
+    member["properties"]["size"]["enum"] = ["large"]  # a stricter schema: most members now fail it
+    (schemas / "member.schema.json").write_text(json.dumps(member))
+    monkeypatch.setattr(schema, "SCHEMA_DIR", schemas)
+    _fresh_caches()
+    try:
+        assert both() == 0
+        assert any(f.code == "SCH001" and "members/" in f.path for f in check(scratch.root, AT).findings)
+    finally:
+        monkeypatch.undo()
+        _fresh_caches()
+
+    both()  # the cache now holds the results under the usual schemas again
+    assert both("2027-06-30") == 83  # another day: the rules run again, the per-file results hold
+
+
+def test_check_cache_ignores_a_damaged_file(scratch: Scratch) -> None:
+    from alureg.caches import cache_dir
+
+    check(scratch.root, AT, use_cache=True)
+    path = cache_dir(scratch.root, "check") / "records.json"
+    path.write_bytes(path.read_bytes()[:1000])
+    result = check(scratch.root, AT, use_cache=True)
+    assert result.reused == 0 and result.ok()

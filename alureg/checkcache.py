@@ -1,0 +1,140 @@
+"""The check cache: each record file's own results (loaded data, schema and proof
+findings), kept between runs so that an unchanged record is not read, parsed or
+verified again.
+
+A result is reused only when all of these are the same as when it was stored:
+- the file: its size, modification time and inode, or else its bytes (SHA-256; a file
+  touched without a change is read and hashed, not parsed again). As in git, a file
+  modified within two seconds of the cache being written is always hashed, since
+  its time stamp cannot tell a later edit apart;
+- the code and schemas that produced it (a digest of alureg/*.py, schemas/*.json and
+  the versions of the libraries that parse, validate and verify);
+- the trust list and the pinned root keys (every proof is judged against them).
+Cross-record rules are not cached: they run on every check, for its date.
+
+The cache lives outside the registry (alureg/caches.py) and is written atomically; an
+unreadable or foreign cache is ignored, never trusted in part.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import schema
+from .findings import Finding
+
+FORMAT = 1
+RACY_NS = 2_000_000_000
+_LIBRARIES = ("PyYAML", "jsonschema", "jsonschema-rs", "orjson", "rfc8785", "base58", "cryptography")
+
+
+@cache
+def code_digest() -> str:
+    """What the per-record results depend on besides the record and the trust list."""
+    package = Path(__file__).resolve().parent
+    h = hashlib.sha256(f"format {FORMAT}\n".encode())
+    for path in sorted(package.glob("*.py")) + sorted(schema.SCHEMA_DIR.glob("*.json")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name in _LIBRARIES:
+        try:
+            h.update(f"{name}=={metadata.version(name)}\n".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{name} missing\n".encode())
+    return h.hexdigest()
+
+
+@dataclass
+class Entry:
+    size: int
+    mtime_ns: int
+    inode: int
+    sha256: str
+    data: dict[str, Any] | None
+    valid: bool
+    findings: list[Finding]
+
+    def to_json(self) -> list[Any]:
+        return [self.size, self.mtime_ns, self.inode, self.sha256, self.data, self.valid,
+                [[f.path, f.line, f.col, f.code, f.message] for f in self.findings]]
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> Entry:
+        size, mtime_ns, inode, sha, data, valid, found = row
+        return cls(size, mtime_ns, inode, sha, data, valid, [Finding(*f) for f in found])
+
+
+@dataclass
+class CheckCache:
+    path: Path
+    context: str  # code digest and trust digest: entries are valid only in it
+    written_ns: int = 0
+    entries: dict[str, Entry] = field(default_factory=dict)
+    hits: int = 0
+
+    @classmethod
+    def open(cls, path: Path, context: str) -> CheckCache:
+        cache = cls(path, context)
+        try:
+            raw = orjson.loads(path.read_bytes())
+            if raw.get("format") == FORMAT and raw.get("context") == context:
+                cache.written_ns = int(raw["written_ns"])
+                cache.entries = {rel: Entry.from_json(row) for rel, row in raw["entries"].items()}
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            cache.entries = {}  # missing, damaged or foreign: start afresh
+        return cache
+
+    def lookup(self, rel: str, path: Path) -> tuple[Entry | None, bytes | None]:
+        """The stored result if it still holds, else None and (when read) the file's bytes."""
+        entry = self.entries.get(rel)
+        if entry is None:
+            return None, None
+        try:
+            st = path.lstat()
+        except OSError:
+            return None, None
+        racy = entry.mtime_ns >= self.written_ns - RACY_NS
+        if not racy and (st.st_size, st.st_mtime_ns, st.st_ino) == (entry.size, entry.mtime_ns, entry.inode):
+            self.hits += 1
+            return entry, None
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return None, None
+        if hashlib.sha256(raw).hexdigest() == entry.sha256:
+            entry.size, entry.mtime_ns, entry.inode = st.st_size, st.st_mtime_ns, st.st_ino
+            self.hits += 1
+            return entry, None
+        return None, raw
+
+    def store(self, rel: str, entry: Entry) -> None:
+        self.entries[rel] = entry
+
+    def save(self, keep: set[str]) -> None:
+        """Write the entries of the files that still exist (``keep``), atomically.
+        An entry JSON cannot hold (an integer beyond 64 bits) is left out."""
+        rows: list[bytes] = []
+        for rel, entry in self.entries.items():
+            if rel in keep:
+                try:
+                    rows.append(orjson.dumps(rel) + b":" + orjson.dumps(entry.to_json()))
+                except orjson.JSONEncodeError:
+                    continue
+        head = orjson.dumps({"format": FORMAT, "context": self.context, "written_ns": time.time_ns()})
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(head[:-1] + b',"entries":{' + b",".join(rows) + b"}}")
+        tmp.replace(self.path)
+
+
+def file_entry(path: Path, raw: bytes, st: os.stat_result, data: dict[str, Any] | None, valid: bool,
+               findings: list[Finding]) -> Entry:
+    return Entry(st.st_size, st.st_mtime_ns, st.st_ino, hashlib.sha256(raw).hexdigest(), data, valid, findings)
