@@ -11,11 +11,13 @@ every core (forked workers); the cross-record rules run once, on the results.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing as mp
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,11 +138,31 @@ def _trust_digest(trust_record: Record | None, config: Config) -> str:
     return hashlib.sha256(canonical(trust_record.data) + pins.encode()).hexdigest()
 
 
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause Python's cycle collector: building 200,000 records' data (acyclic dicts and
+    lists, freed by reference counting) would otherwise trigger full collections over
+    an ever larger heap, which costs more than the work itself (orjson.loads of the
+    check cache: 7.8 s with the collector, 2.9 s without)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def check(root: Path, at: str, against: str | None = None, *, workers: int | None = None,
           use_cache: bool = False) -> CheckResult:
     """Check the registry at ``root`` as of the day ``at`` (YYYY-MM-DD); with
     ``against`` (a git revision), also refuse what would roll that version back.
     ``use_cache`` reuses the results of unchanged record files (alureg/checkcache.py)."""
+    with _no_cycle_collection():
+        return _check(root, at, against, workers, use_cache)
+
+
+def _check(root: Path, at: str, against: str | None, workers: int | None, use_cache: bool) -> CheckResult:
     config = load_config(root)
     files = list(record_files(root))
     registry = Registry(root)

@@ -79,6 +79,7 @@ class CheckCache:
     written_ns: int = 0
     entries: dict[str, Entry] = field(default_factory=dict)
     hits: int = 0
+    dirty: bool = False  # something to write back
 
     @classmethod
     def open(cls, path: Path, context: str) -> CheckCache:
@@ -110,17 +111,22 @@ class CheckCache:
         except OSError:
             return None, None
         if hashlib.sha256(raw).hexdigest() == entry.sha256:
-            entry.size, entry.mtime_ns, entry.inode = st.st_size, st.st_mtime_ns, st.st_ino
+            if (st.st_size, st.st_mtime_ns, st.st_ino) != (entry.size, entry.mtime_ns, entry.inode):
+                entry.size, entry.mtime_ns, entry.inode = st.st_size, st.st_mtime_ns, st.st_ino
+                self.dirty = True
             self.hits += 1
             return entry, None
         return None, raw
 
     def store(self, rel: str, entry: Entry) -> None:
         self.entries[rel] = entry
+        self.dirty = True
 
     def save(self, keep: set[str]) -> None:
-        """Write the entries of the files that still exist (``keep``), atomically.
-        An entry JSON cannot hold (an integer beyond 64 bits) is left out."""
+        """Write the entries of the files that still exist (``keep``), atomically, unless
+        nothing changed. An entry JSON cannot hold (an integer beyond 64 bits) is left out."""
+        if not self.dirty and keep == self.entries.keys():
+            return
         rows: list[bytes] = []
         for rel, entry in self.entries.items():
             if rel in keep:
