@@ -32,8 +32,16 @@ class Context:
     valid: list[Record]  # records that passed their schema
     at: str
 
+    @cached_property
+    def _by_kind(self) -> dict[Kind, list[Record]]:
+        out: dict[Kind, list[Record]] = {k: [] for k in Kind}
+        for r in self.valid:
+            out[r.kind].append(r)
+        return out
+
     def of(self, kind: Kind) -> list[Record]:
-        return [r for r in self.valid if r.kind is kind]
+        """Valid records of one kind, in registry order (one pass for all kinds)."""
+        return self._by_kind[kind]
 
     @cached_property
     def ids(self) -> dict[str, Record]:
@@ -45,9 +53,16 @@ class Context:
         return out
 
     def valid_by_id(self, kind: Kind) -> dict[str, Record]:
-        out: dict[str, Record] = {}
-        for r in self.of(kind):
-            out.setdefault(r.id, r)
+        return self._valid_by_id[kind]
+
+    @cached_property
+    def _valid_by_id(self) -> dict[Kind, dict[str, Record]]:
+        out: dict[Kind, dict[str, Record]] = {}
+        for kind, records in self._by_kind.items():
+            found: dict[str, Record] = {}
+            for r in records:
+                found.setdefault(r.id, r)
+            out[kind] = found
         return out
 
     @cached_property
