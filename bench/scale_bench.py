@@ -164,7 +164,8 @@ def main() -> None:
     lines = [
         "## Scale" if check else "## Scale: other generators",
         "",
-        f"`bench/scale_bench.py --certificates {n} --runs {args.runs}{' --build' if args.build else ''}`: "
+        f"`bench/scale_bench.py --certificates {n} --runs {args.runs}{' --build' if args.build else ''}"
+        f"{f' --compare --mkdocs-pages {args.mkdocs_pages}' if args.compare else ''}`: "
         f"a synthetic registry of {n:,} certificates, {n:,} claims and {n // 5:,} members ({records:,} record "
         "files, `build.py synth`), each figure the median of the runs, each run a fresh process, the OS page "
         "cache warm (every file read just before: this VM's page cache is reclaimed actively, and reading "
