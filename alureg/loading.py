@@ -42,6 +42,7 @@ _INT8 = re.compile(r"^0o[0-7]+$")
 _INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _SPECIAL_FLOAT = re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+_MAX_NUMBER_CHARS = 24  # longer integer literals are reported without being converted
 _TYPED_START = frozenset("0123456789+-.~nNtTfF")  # the first characters of every pattern here
 # Plain scalars that do not load as strings (the writer quotes these).
 TYPED_PLAIN = (_NULL, re.compile("^(?:" + "|".join(_BOOL) + ")$"), _INT10, _INT8, _INT16, _FLOAT, _SPECIAL_FLOAT)
@@ -59,6 +60,10 @@ def typed_plain(value: str) -> tuple[Any, str | None]:
     if value in _BOOL:
         return _BOOL[value], None
     number: int | float | None = None
+    if len(value) > _MAX_NUMBER_CHARS and (_INT10.match(value) or _INT8.match(value) or _INT16.match(value)):
+        # Never converted: Python refuses integers of over 4,300 digits with an exception,
+        # and any integer this long is beyond 2^53 anyway. The text is kept, reported.
+        return value, f"number {_short(value)} is larger than 2^53-1 and would lose precision; quote it"
     if _INT10.match(value):
         number = int(value, 10)
     elif _INT8.match(value):

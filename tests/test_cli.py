@@ -208,3 +208,14 @@ def test_sign_with_bad_key_file(tmp_path: Path, capsys: pytest.CaptureFixture[st
     code, out, err = run(capsys, "sign", str(REPO / "registry/members/MEM-0001.yaml"), "--key", str(bad))
     assert (code, out) == (1, "")
     assert err.startswith(f"error: {bad}: not a usable key file") and "Traceback" not in err
+
+
+def test_huge_integer_in_a_record_is_a_finding(scratch: Scratch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Integers past 64 bits reach JSON writers (placeholder scan, check cache): a
+    finding each time, never a traceback, with and without the cache."""
+    path = scratch.root / "registry/members/MEM-0003.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + f"big: {2**70}\n", encoding="utf-8")
+    for _ in range(2):
+        code, out, err = run(capsys, "check", "--root", str(scratch.root), "--at", AT)
+        assert code == 1 and err == ""
+        assert "registry/members/MEM-0003.yaml:" in out and " YML010 number 1180591620717411303424 is larger" in out

@@ -192,7 +192,17 @@ FAST_PATH_CASES = [
     "a:\n" + "".join(" " * (2 * i) + f"k{i}:\n" for i in range(1, 40)) + " " * 80 + "v: 1\n",
     "a: x # comment\n# only comment\nb: \"#\"\n", "a: b: c\n", "a:\n\t- x\n", "a: 'unterminated\n",
     "list:\n  - - - x\n", "a: 5* hotel\nb: Smith & Sons\nc: wow!\n", "<<: x\n", "\ufeffa: 1\n",
+    f"a: {2**70}\n", "a: " + "1" * 5000 + "\n", "a: 0x" + "f" * 5000 + "\n",
 ]
+
+
+def test_huge_integers_are_reported_not_converted() -> None:
+    """Python refuses to convert integers of over 4,300 digits (an exception, not a
+    finding); the loader reports them as YML010 without converting them."""
+    for digits in (25, 5000, 200_000):
+        loaded = load_text("a: " + "9" * digits + "\n")
+        assert [p.code for p in loaded.problems] == ["YML010"]
+        assert loaded.data == {"a": "9" * digits}
 
 
 def test_fast_path_gives_the_event_builders_result() -> None:
