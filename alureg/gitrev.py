@@ -93,17 +93,31 @@ def tree_at(root: Path, rev: str) -> dict[str, str]:
     return files
 
 
-def tree_on_disk(root: Path) -> dict[str, str]:
-    """Record files in the working folder, with the blob id git would give them."""
+def _hash_files(root: Path, rels: Iterable[str]) -> dict[str, str]:
     files: dict[str, str] = {}
-    for top in RECORD_TOPS:
-        base = root / top
-        if not base.is_dir():
-            continue
-        for path in base.rglob("*.yaml"):
-            rel = path.relative_to(root).as_posix()
-            if path.is_file() and not path.is_symlink() and record_kind(rel) is not None:
-                files[rel] = blob_id(path.read_bytes())
+    for rel in rels:
+        path = root / rel
+        if record_kind(rel) is not None and path.is_file() and not path.is_symlink():
+            files[rel] = blob_id(path.read_bytes())
+    return files
+
+
+def tree_on_disk(root: Path) -> dict[str, str]:
+    """Record files in the working folder, with the blob id git would give them.
+
+    Files git reports unchanged since HEAD are not read: their id is HEAD's. Only
+    changed, staged, untracked (ignored too) and deleted files are looked at."""
+    try:
+        files = tree_at(root, "HEAD")
+    except GitError:  # no commit yet: hash everything
+        return _hash_files(root, (p.relative_to(root).as_posix() for top in RECORD_TOPS
+                                  if (root / top).is_dir() for p in (root / top).rglob("*.yaml")))
+    changed = git(root, "diff", "--name-only", "--no-renames", "-z", "--relative", "HEAD", "--", *RECORD_TOPS)
+    untracked = git(root, "ls-files", "-z", "--others", "--", *RECORD_TOPS)
+    rels = {p.decode("utf-8", "surrogateescape") for p in (changed + b"\0" + untracked).split(b"\0") if p}
+    for rel in rels:
+        files.pop(rel, None)
+    files.update(_hash_files(root, rels))
     return files
 
 

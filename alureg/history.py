@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .changes import CHANGED, RecordChange, compare
-from .gitrev import blob_id, commits, is_repository, read_blobs, record_kind
+from .gitrev import commits, is_repository, read_blobs, record_kind, tree_on_disk
 from .loading import load_bytes
 from .records import Record
 from .trust import TrustList
@@ -55,10 +55,10 @@ def read_history(root: Path, records: Iterable[Record], trust: TrustList) -> His
         return History()
     log = list(commits(root))
     parsed: dict[str, dict[str, Any] | None] = {}
+    current = tree_on_disk(root)
     for record in records:  # the current versions, already loaded by check
-        path = root / record.rel
-        if path.is_file():
-            parsed[blob_id(path.read_bytes())] = record.data
+        if record.rel in current:
+            parsed[current[record.rel]] = record.data
     wanted = {b for c in log for f in c.files for b in (f.old, f.new) if b is not None and b not in parsed}
     for sha, raw in read_blobs(root, wanted).items():
         parsed[sha] = load_bytes(raw).data

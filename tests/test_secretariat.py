@@ -155,6 +155,11 @@ def test_dates_moving_back_and_byte_identical_old_versions(repo: Repo, capsys: p
     code, lines = _check_against(capsys, repo, "HEAD")
     assert code == 1 and [line for line in lines if " ROL" in line] == [
         f"{cert}:25:14: ROL003 valid_until moved back from 2027-06-14 to 2027-06-01; published dates only move forward"]
+    repo.git("add", cert)  # staged, not committed: still the files on disk that count
+    assert [line for line in _check_against(capsys, repo, "HEAD")[1] if " ROL" in line] == [
+        f"{cert}:25:14: ROL003 valid_until moved back from 2027-06-14 to 2027-06-01; published dates only move forward"]
+    code, out, _ = run(capsys, "diff", "HEAD", "--root", str(repo.root))
+    assert code == 0 and f"changed  {cert}" in out and "changed valid_until" in out
 
 
 def test_trust_list_keys_stay_listed(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
