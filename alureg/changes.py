@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -122,12 +122,22 @@ def _new_signers(old: Mapping[str, Any] | None, new: Mapping[str, Any], trust: T
     return tuple(key_name(p.get("verificationMethod"), trust) for p in proofs(new) if p.get("proofValue") not in seen)
 
 
+def indexed(data: Mapping[str, Any], field: str,
+            key: Callable[[Mapping[str, Any]], Any]) -> dict[Any, tuple[int, Mapping[str, Any]]]:
+    """The mappings in list ``field`` of ``data`` by ``key``, each with its index."""
+    items = data.get(field)
+    return {key(item): (i, item) for i, item in enumerate(items if isinstance(items, list) else [])
+            if isinstance(item, Mapping)}
+
+
+def trust_key_id(entry: Mapping[str, Any]) -> str:
+    """A trust-list entry's key id."""
+    return str(entry.get("id"))
+
+
 def _trust_notes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> tuple[str, ...]:
-    def keys(data: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
-        value = (data or {}).get("keys")
-        items = value if isinstance(value, list) else []
-        return {str(k.get("id")): k for k in items if isinstance(k, Mapping)}
-    before, after = keys(old), keys(new)
+    before = {k: entry for k, (_, entry) in indexed(old or {}, "keys", trust_key_id).items()}
+    after = {k: entry for k, (_, entry) in indexed(new, "keys", trust_key_id).items()}
     notes = [f"key {k} added ({after[k].get('role')})" for k in after if k not in before]
     notes += [f"key {k} revoked on {(after[k].get('revoked') or {}).get('date')}" for k in after
               if k in before and after[k].get("revoked") and not before[k].get("revoked")]

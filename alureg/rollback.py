@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .changes import Side
+from .changes import Side, indexed, trust_key_id
 from .findings import Finding
 from .gitrev import git, record_kind, resolve
 from .records import Kind, Record, Registry
@@ -78,13 +78,13 @@ def _compare(record: Record, old: Mapping[str, Any], earlier: dict[str, str]) ->
                              "which a later version replaced", 1)
 
 
+def _accreditation_key(acc: Mapping[str, Any]) -> tuple[str, str]:
+    return str(acc.get("standard")), str(acc.get("valid_from"))
+
+
 def _accreditations(record: Record, old: Mapping[str, Any]) -> Iterator[Finding]:
-    def by_key(data: Mapping[str, Any]) -> dict[tuple[str, str], tuple[int, Mapping[str, Any]]]:
-        items = data.get("accreditations") if isinstance(data.get("accreditations"), list) else []
-        return {(str(a.get("standard")), str(a.get("valid_from"))): (i, a) for i, a in enumerate(items or [])
-                if isinstance(a, Mapping)}
-    now = by_key(record.data)
-    for key, (_, acc) in by_key(old).items():
+    now = indexed(record.data, "accreditations", _accreditation_key)
+    for key, (_, acc) in indexed(old, "accreditations", _accreditation_key).items():
         if key not in now:
             yield record.finding("ROL002", f"accreditation for {key[0]} from {key[1]} was removed; "
                                  "withdraw it with a status-history entry instead", "accreditations")
@@ -95,11 +95,8 @@ def _accreditations(record: Record, old: Mapping[str, Any]) -> Iterator[Finding]
 
 
 def _trust_keys(record: Record, old: Mapping[str, Any]) -> Iterator[Finding]:
-    def keys(data: Mapping[str, Any]) -> dict[str, tuple[int, Mapping[str, Any]]]:
-        items = data.get("keys") if isinstance(data.get("keys"), list) else []
-        return {str(k.get("id")): (i, k) for i, k in enumerate(items or []) if isinstance(k, Mapping)}
-    now = keys(record.data)
-    for key_id, (_, entry) in keys(old).items():
+    now = indexed(record.data, "keys", trust_key_id)
+    for key_id, (_, entry) in indexed(old, "keys", trust_key_id).items():
         if key_id not in now:
             yield record.finding("ROL005", f"key {key_id} was removed from the trust list; retire it with "
                                  "valid_until or revoke it, so its past proofs can still be judged", "keys")
