@@ -95,7 +95,7 @@ def _examine(root: Path, index: int, kind: Kind, path: Path, trust: TrustList | 
     valid = record is not None and not problems
     data = record.data if record is not None else None
     entry = None if done.raw is None or done.stat is None else \
-        file_entry(path, done.raw, done.stat, data, valid, findings)
+        file_entry(done.raw, done.stat, data, valid, findings)
     return record, _Examined(index, data, valid, findings, entry)
 
 
@@ -191,7 +191,7 @@ def _check(root: Path, at: str, against: str | None, workers: int | None, use_ca
         if kind is Kind.TRUST_LIST:
             continue
         rel = relative(root, path)
-        entry = cache.lookup(rel, path)[0] if cache is not None else None
+        entry = cache.lookup(rel, path) if cache is not None else None
         if entry is not None:
             record = None if entry.data is None else Record(kind, path, rel, entry.data)
             examined[i] = (record, _Examined(i, entry.data, entry.valid, list(entry.findings)))

@@ -93,30 +93,28 @@ class CheckCache:
             cache.entries = {}  # missing, damaged or foreign: start afresh
         return cache
 
-    def lookup(self, rel: str, path: Path) -> tuple[Entry | None, bytes | None]:
-        """The stored result if it still holds, else None and (when read) the file's bytes."""
+    def lookup(self, rel: str, path: Path) -> Entry | None:
+        """The stored result if it still holds for the file at ``path``."""
         entry = self.entries.get(rel)
         if entry is None:
-            return None, None
+            return None
         try:
             st = path.lstat()
         except OSError:
-            return None, None
+            return None
         racy = entry.mtime_ns >= self.written_ns - RACY_NS
-        if not racy and (st.st_size, st.st_mtime_ns, st.st_ino) == (entry.size, entry.mtime_ns, entry.inode):
-            self.hits += 1
-            return entry, None
-        try:
-            raw = path.read_bytes()
-        except OSError:
-            return None, None
-        if hashlib.sha256(raw).hexdigest() == entry.sha256:
-            if (st.st_size, st.st_mtime_ns, st.st_ino) != (entry.size, entry.mtime_ns, entry.inode):
+        same_status = (st.st_size, st.st_mtime_ns, st.st_ino) == (entry.size, entry.mtime_ns, entry.inode)
+        if not same_status or racy:
+            try:
+                if hashlib.sha256(path.read_bytes()).hexdigest() != entry.sha256:
+                    return None
+            except OSError:
+                return None
+            if not same_status:
                 entry.size, entry.mtime_ns, entry.inode = st.st_size, st.st_mtime_ns, st.st_ino
                 self.dirty = True
-            self.hits += 1
-            return entry, None
-        return None, raw
+        self.hits += 1
+        return entry
 
     def store(self, rel: str, entry: Entry) -> None:
         self.entries[rel] = entry
@@ -141,6 +139,6 @@ class CheckCache:
         tmp.replace(self.path)
 
 
-def file_entry(path: Path, raw: bytes, st: os.stat_result, data: dict[str, Any] | None, valid: bool,
+def file_entry(raw: bytes, st: os.stat_result, data: dict[str, Any] | None, valid: bool,
                findings: list[Finding]) -> Entry:
     return Entry(st.st_size, st.st_mtime_ns, st.st_ino, hashlib.sha256(raw).hexdigest(), data, valid, findings)

@@ -131,7 +131,7 @@
   }
 
   window.AluregStatus = {
-    memberStatus: memberStatus, certificateStatus: certificateStatus, claimStatus: claimStatus,
+    LABELS: LABELS, memberStatus: memberStatus, certificateStatus: certificateStatus, claimStatus: claimStatus,
     statusOf: statusOf, apply: apply, today: today
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", run);

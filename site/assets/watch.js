@@ -43,12 +43,7 @@
     return out;
   }
 
-  function label(state) {
-    var labels = { "active": "Active", "suspended": "Suspended", "withdrawn": "Withdrawn", "expired": "Expired",
-      "not-yet-valid": "Not yet valid", "superseded": "Superseded", "resigned": "Resigned",
-      "terminated": "Terminated", "not-yet-member": "Not yet a member" };
-    return labels[state] || state;
-  }
+  function label(state) { return window.AluregStatus.LABELS[state] || state; }
 
   function el(tag, text, cls) {
     var node = document.createElement(tag);
