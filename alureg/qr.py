@@ -6,7 +6,7 @@ URL of this length (docs/adr/0009-qr-codes.md). Quiet zone: 4 modules, as the QR
 standard requires.
 
 The symbol is encoded by zxing-cpp (its writer is libzint, in C: about 2 ms a code
-with both files, where segno took about 17 ms, 10 of them choosing the mask); the
+with both files, where segno took about 17 ms, 7 of them choosing the mask); the
 files around it are ours: the SVG is its path in a viewBox of one unit per module
 with the URL as title, the PNG is drawn by Pillow. Codes are cached by the URL and
 settings they encode, so a claim whose URL did not change is copied, not drawn, and

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from results import write_section
@@ -98,37 +99,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="alureg-bench-cache-") as tmp:
         env = dict(os.environ, ALUREG_CACHE_DIR=tmp)
         check = [PY, "build.py", "check", "--root", str(root), "--at", AT]
-        if args.runs == 0:  # --runs 0: only the comparisons
-            check = []
-        cold: list[float] = []
-        cold_mem = 0
-        for _ in range(args.runs):
-            shutil.rmtree(Path(tmp), ignore_errors=True)
-            warm(root)
-            secs, mem, _ = run(check, env)
-            cold.append(secs)
-            cold_mem = max(cold_mem, mem)
-        if check:
-            rows.append(("check, cold (no cache)", median(cold), cold_mem / 1024))
-        warm_runs: list[float] = []
-        warm_mem = 0
-        for _ in range(args.runs):
-            warm(root)
-            secs, mem, _ = run(check, env)
-            warm_runs.append(secs)
-            warm_mem = max(warm_mem, mem)
-        if check:
-            rows.append(("check, nothing changed (cache)", median(warm_runs), warm_mem / 1024))
-        one: list[float] = []
-        one_mem = 0
-        for _ in range(args.runs):
-            touch_one(root)
-            warm(root)
-            secs, mem, _ = run(check, env)
-            one.append(secs)
-            one_mem = max(one_mem, mem)
-        if check:
-            rows.append(("check, one record changed (cache)", median(one), one_mem / 1024))
+        cache = Path(tmp)
+
+        def timed(label: str, before: Callable[[], None]) -> None:
+            """The median of --runs fresh `check` processes, ``before`` each one."""
+            times, peak = [], 0
+            for _ in range(args.runs):
+                before()
+                warm(root)
+                secs, mem, _ = run(check, env)
+                times.append(secs)
+                peak = max(peak, mem)
+            rows.append((label, median(times), peak / 1024))
+
+        if args.runs:  # --runs 0: only the comparisons
+            timed("check, cold (no cache)", lambda: shutil.rmtree(cache, ignore_errors=True))
+            timed("check, nothing changed (cache)", lambda: None)
+            timed("check, one record changed (cache)", lambda: touch_one(root))
         stages = ""
         if args.build:
             shutil.rmtree(Path(tmp), ignore_errors=True)
@@ -160,9 +147,9 @@ def main() -> None:
         print(f"{name}: {secs:.1f} s, peak {mem:.0f} MiB")
     for note in notes:
         print(note)
-    section = "scale" if check else "scale-compare"
+    section = "scale" if args.runs else "scale-compare"
     lines = [
-        "## Scale" if check else "## Scale: other generators",
+        "## Scale" if args.runs else "## Scale: other generators",
         "",
         f"`bench/scale_bench.py --certificates {n} --runs {args.runs}{' --build' if args.build else ''}"
         f"{f' --compare --mkdocs-pages {args.mkdocs_pages}' if args.compare else ''}`: "
