@@ -185,12 +185,13 @@ def _check(root: Path, at: str, against: str | None, workers: int | None, use_ca
 
     cache = CheckCache.open(cache_dir(root, "check") / "records.json",
                             f"{code_digest()} {_trust_digest(trust_record, config)}") if use_cache else None
+    rels = [relative(root, path) for _, path in files]
     rest: list[tuple[Kind, Path]] = []
     index_of: list[int] = []
     for i, (kind, path) in enumerate(files):
         if kind is Kind.TRUST_LIST:
             continue
-        rel = relative(root, path)
+        rel = rels[i]
         entry = cache.lookup(rel, path) if cache is not None else None
         if entry is not None:
             record = None if entry.data is None else Record(kind, path, rel, entry.data)
@@ -201,7 +202,7 @@ def _check(root: Path, at: str, against: str | None, workers: int | None, use_ca
     for record, done in _examine_all(root, rest, usable, config, workers):
         examined[index_of[done.index]] = (record, done)
         if cache is not None and done.entry is not None:
-            cache.store(relative(root, files[index_of[done.index]][1]), done.entry)
+            cache.store(rels[index_of[done.index]], done.entry)
 
     for i in range(len(files)):
         record, done = examined[i]
@@ -211,7 +212,7 @@ def _check(root: Path, at: str, against: str | None, workers: int | None, use_ca
             if done.valid:
                 valid.append(record)
     if cache is not None:
-        cache.save({relative(root, path) for kind, path in files if kind is not Kind.TRUST_LIST})
+        cache.save({rel for rel, (kind, _) in zip(rels, files, strict=True) if kind is not Kind.TRUST_LIST})
 
     findings += run_rules(Context(registry, valid, at))
     if against is not None:
