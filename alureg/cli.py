@@ -25,11 +25,12 @@ from .editing import ACTIONS, NEW_KINDS, change_status, create, find_record
 from .errors import AluregError
 from .loading import load_file
 from .publish import build
-from .records import KIND_FILES, Kind
+from .qr import claim_url, write_files
+from .records import KIND_DIRS, KIND_FILES, Kind
 from .signing import KeyPair, SigningError, fingerprint, sign_record
 from .status import StatusIndex, certificate_status, claim_status, member_status
 from .synth import generate
-from .targets import claim_from_target
+from .targets import CLAIM_ID, claim_from_target
 from .verify import VALID, Verdict, verify_site, verify_source
 from .yamlwrite import replace_proofs
 
@@ -114,10 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--publisher-key", type=Path, default=None,
                    help="key file signing the status snapshot (default: $ALUREG_PUBLISHER_KEY, else the DEMO key)")
     b.add_argument("--now", type=_moment, default=None, help="snapshot time YYYY-MM-DDThh:mm:ssZ (default: now)")
-    b.add_argument("--qr-cache", type=Path, default=None,
-                   help="QR code cache (default: outside the registry, in ~/.cache/alureg/)")
     b.add_argument("--timings", action="store_true", help="print the wall time of each build stage")
-    b.add_argument("--no-cache", action="store_true", help="check every record file again and draw every QR code")
+    b.add_argument("--no-cache", action="store_true", help="check every record file again")
     b.add_argument("--repository-url", default=None,
                    help="where history entries link commits: URL/commit/SHA (default: alureg.toml [repository] url, "
                         "else the GitHub repository of a GitHub Actions run)")
@@ -144,6 +143,11 @@ def _parser() -> argparse.ArgumentParser:
     y.add_argument("--claims", type=int, required=True)
     y.add_argument("--out", type=Path, required=True, help="a folder that does not exist yet")
     y.add_argument("--seed", type=int, default=1)
+
+    q = sub.add_parser("qr", help="draw claims' QR codes (SVG and PNG) for print, as their claim pages do")
+    q.add_argument("claims", nargs="+", metavar="CLAIM_ID")
+    q.add_argument("--root", type=_root, default=Path("."))
+    q.add_argument("--out", type=Path, default=Path("."), help="folder for <id>-qr.svg and <id>-qr.png")
 
     t = sub.add_parser("status", help="status of a record at a date, with reasons")
     t.add_argument("id")
@@ -307,15 +311,26 @@ def cmd_build(args: argparse.Namespace) -> int:
     repository = args.repository_url
     if repository is None and os.environ.get("GITHUB_REPOSITORY"):
         repository = f"{os.environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{os.environ['GITHUB_REPOSITORY']}"
-    report = build(args.root, args.out, args.at, publisher=publisher, now=args.now, qr_cache=args.qr_cache,
+    report = build(args.root, args.out, args.at, publisher=publisher, now=args.now,
                    repository_url=repository, use_cache=not args.no_cache)
     print(f"published {len(report.result.valid)} records to {args.out} (status as of {report.at})")
     print(f"status snapshot {report.snapshot['sequence']}, expires {report.snapshot['expires']}, signed with {source}")
-    print(f"QR codes: {report.qr.drawn} drawn, {report.qr.reused} reused")
     history = f"{len(report.history.events)} changes from git" if report.history.available else "no git history"
     print(f"change history: {history}; {report.feeds} Atom feeds")
     if args.timings:
         print(report.stages.text())
+    return 0
+
+
+def cmd_qr(args: argparse.Namespace) -> int:
+    site_url = load_config_file(args.root / CONFIG_FILE).site_url
+    folder = args.root / KIND_DIRS[Kind.CLAIM]
+    for claim_id in args.claims:
+        if not CLAIM_ID.match(claim_id) or not (folder / f"{claim_id}.yaml").is_file():
+            print(f"error: {claim_id!r} is not a claim of the registry at {args.root}", file=sys.stderr)
+            return 2
+    for path in write_files({c: claim_url(site_url, c) for c in args.claims}, args.out):
+        print(path)
     return 0
 
 
@@ -360,6 +375,7 @@ COMMANDS = {
     "keygen": cmd_keygen,
     "sign": cmd_sign,
     "status": cmd_status,
+    "qr": cmd_qr,
     "build": cmd_build,
     "resign-demo": cmd_resign_demo,
     "synth": cmd_synth,

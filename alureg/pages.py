@@ -25,7 +25,6 @@ from markupsafe import Markup
 from .datadict import fields
 from .feeds import record_link
 from .qr import claim_url
-from .qr import info as qr_info
 from .records import Kind
 from .rules import MUST_CERTIFY
 from .schema import all_schemas
@@ -123,7 +122,7 @@ def claim_page(model: SiteModel, cid: str) -> str:
     return _render(
         "claim.html", **_common(model), cl=claim, status=model.claim_status(cid),
         holder=model.members[claim["holder"]], member_state=model.member_status(claim["holder"]).state,
-        css=_claim_css(), pins=script_json(pins), url=url, qr=model.qr.get(cid) or qr_info(url),
+        css=_claim_css(), pins=script_json(pins), url=url,
     )
 
 

@@ -19,14 +19,12 @@ from typing import Any
 
 from .api import write_api
 from .bundles import write_snapshot
-from .caches import cache_dir
 from .check import CheckResult, check
 from .demo import demo_publisher
 from .errors import AluregError
 from .feeds import write_feeds
 from .history import History, read_history
 from .pages import fragments, write_record_pages
-from .qr import QrStats, claim_url, write_codes
 from .search import write_search_index
 from .shell import build_shell
 from .signing import KeyPair
@@ -80,7 +78,6 @@ class BuildReport:
     at: str
     result: CheckResult
     snapshot: dict[str, Any]
-    qr: QrStats
     suppliers: int = 0
     feeds: int = 0
     history: History = field(default_factory=History)
@@ -88,7 +85,7 @@ class BuildReport:
 
 
 def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | None = None,
-          now: dt.datetime | None = None, qr_cache: Path | None = None,
+          now: dt.datetime | None = None,
           repository_url: str | None = None, use_cache: bool = False) -> BuildReport:
     """Check the registry and publish it to ``out``; on failure ``out`` is untouched.
 
@@ -96,8 +93,8 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
     status shown without JavaScript (default: the day of ``now``). ``publisher``
     signs the snapshot (default: the DEMO publisher key). Commits in the change
     history link to ``repository_url`` (default: alureg.toml's [repository] url).
-    ``use_cache`` reuses the check results of unchanged record files and cached QR
-    codes; without it every code is drawn again (into a throwaway cache)."""
+    ``use_cache`` reuses the check results of unchanged record files. Claim QR codes
+    are drawn by the claim pages in the holder's browser, not here."""
     now = now or dt.datetime.now(dt.UTC)
     at = at or now.astimezone(dt.UTC).date().isoformat()
     publisher = publisher or demo_publisher()
@@ -111,20 +108,11 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
     with stage("history"):
         model.history = read_history(root, result.valid, result.trust)
     model.repo_url = (repository_url or result.config.repository_url or "").rstrip("/") or None
-    report = BuildReport(at, result, {}, QrStats(), history=model.history, stages=stage)
+    report = BuildReport(at, result, {}, history=model.history, stages=stage)
 
     def write(folder: Path) -> None:
         with stage("shell"), tempfile.TemporaryDirectory(prefix="alureg-shell-") as work:
             build_shell(folder, Path(work), fragments(model), f"{model.scheme} registry")
-        # QR codes first: the claim pages state each code's version and print size.
-        with stage("qr"):
-            urls = {cid: claim_url(model.site_url, cid) for cid in model.claims}
-            if qr_cache is None and not use_cache:
-                with tempfile.TemporaryDirectory(prefix="alureg-qr-") as fresh:
-                    report.qr = write_codes(urls, folder, Path(fresh))
-            else:
-                report.qr = write_codes(urls, folder, qr_cache or cache_dir(root, "qr"))
-            model.qr = report.qr.infos
         with stage("pages"):
             write_record_pages(model, folder)
         with stage("api"):
@@ -138,6 +126,6 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
 
     with stage("write"):  # what the stages inside do not count: the swap
         _write_atomically(out, write)
-    stage.seconds["write"] -= sum(stage.seconds[s] for s in ("shell", "qr", "pages", "api", "snapshot", "search",
+    stage.seconds["write"] -= sum(stage.seconds[s] for s in ("shell", "pages", "api", "snapshot", "search",
                                                              "feeds"))
     return report

@@ -1,30 +1,24 @@
-"""QR codes for claims: an SVG and a PNG of each claim's URL, drawn incrementally.
+"""QR codes for claims: the SVG and PNG a holder prints, for the `qr` command.
+
+The site does not draw codes at build time: the claim page draws its code in the
+holder's browser (site/assets/claim-qr.js, same settings), because 100,000 codes
+took minutes and hundreds of MB of output for files that only holders need, once
+(docs/adr/0012-scale.md). This module draws the same code for print shops and
+pipelines (`python build.py qr CLM-…`), and for the tests that compare the two.
 
 Error correction level Q (about 25% of the symbol can be lost): labels on cans, foil
 and cartons get scuffed, curved and wet, and Q costs one version more than M for a
 URL of this length (docs/adr/0009-qr-codes.md). Quiet zone: 4 modules, as the QR
-standard requires.
-
-The symbol is encoded by zxing-cpp (its writer is libzint, in C: about 2 ms a code
-with both files, where segno took about 17 ms, 7 of them choosing the mask); the
-files around it are ours: the SVG is its path in a viewBox of one unit per module
-with the URL as title, the PNG is drawn by Pillow. Codes are cached by the URL and
-settings they encode, so a claim whose URL did not change is copied, not drawn, and
-many new codes are drawn on every core (docs/adr/0012-scale.md).
+standard requires. The symbol is encoded by zxing-cpp (its writer is libzint, in C);
+the files around it are ours: the SVG is its path in a viewBox of one unit per module
+with the URL as title, the PNG is drawn by Pillow.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
-import multiprocessing as mp
-import os
 import re
-import shutil
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
-from importlib import metadata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 from xml.sax.saxutils import escape, quoteattr
@@ -36,8 +30,6 @@ ERROR = "Q"
 BORDER = 4  # modules of quiet zone on each side
 PNG_SCALE = 10  # pixels per module in the PNG (410 px for a version-4 code)
 MIN_MODULE_MM = 0.4  # smallest module that phone cameras read reliably on packaging
-SETTINGS = f"{ERROR}-{BORDER}-{PNG_SCALE}-zxing-cpp{metadata.version('zxing-cpp')}-svg2"
-PARALLEL_FROM = 200  # codes to draw; below this, starting workers costs more than it saves
 _PATH = re.compile(r'<path d="([MmHhVvZz0-9 .-]+)"')
 
 
@@ -97,50 +89,14 @@ def draw(url: str) -> tuple[bytes, bytes, QrInfo]:
     return svg, png.getvalue(), _info(modules)
 
 
-@dataclass
-class QrStats:
-    drawn: int = 0
-    reused: int = 0
-    infos: dict[str, QrInfo] = field(default_factory=dict)  # by claim id, for the claim pages
-
-
-def _draw_all(urls: list[str]) -> list[tuple[bytes, bytes, QrInfo]]:
-    workers = os.cpu_count() or 1
-    if len(urls) < PARALLEL_FROM or workers == 1 or "fork" not in mp.get_all_start_methods():
-        return [draw(u) for u in urls]
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-        return list(pool.map(draw, urls, chunksize=100))
-
-
-def write_codes(urls: dict[str, str], out: Path, cache: Path) -> QrStats:
-    """For each claim id -> URL, put qr.svg and qr.png in out/c/<id>/, drawing only
-    codes that are not in ``cache`` yet (their version and size are cached too)."""
-    stats = QrStats()
-    cache.mkdir(parents=True, exist_ok=True)
-
-    def cached(url: str) -> tuple[Path, Path, Path]:
-        key = hashlib.sha256(f"{SETTINGS}\n{url}".encode()).hexdigest()
-        svg_file, png_file, info_file = (cache / f"{key}.{ext}" for ext in ("svg", "png", "json"))
-        return svg_file, png_file, info_file
-
-    missing = sorted({u for u in urls.values() if not all(p.is_file() for p in cached(u))})
-    for url, (svg, png, qr) in zip(missing, _draw_all(missing), strict=True):
-        meta = json.dumps({"version": qr.version, "modules": qr.modules}).encode()
-        for path, data in zip(cached(url), (svg, png, meta), strict=True):
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)  # a half-written cache file is never seen
-    drawn = set(missing)
+def write_files(urls: dict[str, str], out: Path) -> list[Path]:
+    """For each claim id -> URL, write <id>-qr.svg and <id>-qr.png into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
     for claim_id, url in urls.items():
-        svg_file, png_file, info_file = cached(url)
-        stats.infos[claim_id] = QrInfo(**json.loads(info_file.read_text()))
-        if url in drawn:
-            stats.drawn += 1
-            drawn.discard(url)
-        else:
-            stats.reused += 1
-        target = out / "c" / claim_id
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(svg_file, target / "qr.svg")
-        shutil.copyfile(png_file, target / "qr.png")
-    return stats
+        svg, png, _ = draw(url)
+        for ext, data in (("svg", svg), ("png", png)):
+            path = out / f"{claim_id}-qr.{ext}"
+            path.write_bytes(data)
+            written.append(path)
+    return written

@@ -11,7 +11,6 @@ from typing import Any
 
 from .check import CheckResult
 from .history import Event, History
-from .qr import QrInfo
 from .records import Kind
 from .status import Status, StatusIndex, certificate_status, claim_status, member_status
 
@@ -81,7 +80,6 @@ class SiteModel:
     last_changed: str = ""
     root_fingerprints: list[str] = field(default_factory=list)
     root_threshold: int = 0
-    qr: dict[str, QrInfo] = field(default_factory=dict)  # by claim id, once the codes are written
     history: History = field(default_factory=History)  # from git, when the registry is in a repository
     repo_url: str | None = None  # commits link to <repo_url>/commit/<sha>
 

@@ -64,7 +64,7 @@ def lighthouse(url: str, out: Path) -> dict[str, float]:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="alureg-claims-") as tmp:
         site = Path(tmp) / "public"
-        build(REPO, site, publisher=None, now=dt.datetime.now(dt.UTC), qr_cache=Path(tmp) / "qr")
+        build(REPO, site, publisher=None, now=dt.datetime.now(dt.UTC))
         claims = sorted(p.name for p in (site / "c").iterdir())
         with serve(site, compress=True) as url, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

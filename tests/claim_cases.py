@@ -23,15 +23,15 @@ DAY = "2026-11-25"
 SITE_URL = "https://registry.alusteward.example"
 
 
-def build_base(out: Path, cache: Path) -> Path:
-    build(REPO, out, DAY, now=NOW, qr_cache=cache)
+def build_base(out: Path) -> Path:
+    build(REPO, out, DAY, now=NOW)
     return out
 
 
-def build_other(scratch: Scratch, out: Path, cache: Path) -> Path:
+def build_other(scratch: Scratch, out: Path) -> Path:
     """Another build: one record changed, a day later."""
     scratch.change("registry/members/MEM-0201.yaml", lambda d: d.update(name=d["name"] + " Group"))
-    build(scratch.root, out, "2026-11-26", now=NOW + dt.timedelta(days=1), qr_cache=cache)
+    build(scratch.root, out, "2026-11-26", now=NOW + dt.timedelta(days=1))
     return out
 
 

@@ -99,7 +99,7 @@ def claim_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from .claim_cases import build_base
 
     root = tmp_path_factory.mktemp("claims")
-    return build_base(root / "public", root / "qr-cache")
+    return build_base(root / "public")
 
 
 @pytest.fixture(scope="session")
@@ -108,4 +108,4 @@ def other_site(tmp_path_factory: pytest.TempPathFactory, demo_keys: dict[str, Ke
     from .claim_cases import build_other
 
     root = tmp_path_factory.mktemp("other")
-    return build_other(Scratch(root / "reg", demo_keys), root / "public", root / "qr-cache")
+    return build_other(Scratch(root / "reg", demo_keys), root / "public")

@@ -12,7 +12,7 @@ from PIL import Image
 
 from alureg.cli import main
 from alureg.config import load_config
-from alureg.qr import BORDER, PNG_SCALE, claim_url, write_codes
+from alureg.qr import BORDER, PNG_SCALE, claim_url
 from alureg.snapshot import MerkleTree, root_from_path
 from alureg.targets import claim_from_target
 from alureg.verify import verify_files, verify_site
@@ -82,33 +82,44 @@ def _decode(png: bytes) -> str:
     return found[0].text
 
 
-def test_every_sample_qr_code_decodes_to_its_url_also_at_2_pixels_per_module(claim_site: Path) -> None:
-    codes = sorted((claim_site / "c").glob("*/qr.png"))
-    assert len(codes) == 20
-    for png in codes:
-        url = claim_url(SITE_URL, png.parent.name)
+def _claim_ids() -> list[str]:
+    return sorted(p.stem for p in (REPO / "registry/claims").glob("*.yaml"))
+
+
+def test_qr_command_draws_every_sample_code_readable_also_at_2_pixels_per_module(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = _claim_ids()
+    assert len(ids) == 20
+    assert main(["qr", *ids, "--root", str(REPO), "--out", str(tmp_path)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 40
+    for claim_id in ids:
+        url = claim_url(SITE_URL, claim_id)
+        png = tmp_path / f"{claim_id}-qr.png"
         assert _decode(png.read_bytes()) == url
         with Image.open(png) as image:
             modules = image.width // PNG_SCALE
             small = image.resize((modules * 2, modules * 2), Image.Resampling.NEAREST)
             buffer = io.BytesIO()
             small.save(buffer, format="PNG")
-        assert small.width == (modules) * 2 and modules - 2 * BORDER in (21, 25, 29, 33, 37, 41)
+        assert modules - 2 * BORDER == 33  # version 4 at level Q for the sample's URLs
         assert _decode(buffer.getvalue()) == url, png
-        svg = (png.parent / "qr.svg").read_text()
-        assert svg.startswith("<svg") and url in svg
+        svg = (tmp_path / f"{claim_id}-qr.svg").read_text()
+        assert svg.startswith("<svg") and f"<title>{url}</title>" in svg
 
 
-def test_qr_codes_are_drawn_incrementally(tmp_path: Path) -> None:
-    cache, out = tmp_path / "cache", tmp_path / "out"
-    urls = {"CLM-10001": claim_url(SITE_URL, "CLM-10001"), "CLM-10002": claim_url(SITE_URL, "CLM-10002")}
-    first = write_codes(urls, out, cache)
-    assert (first.drawn, first.reused) == (2, 0)
-    again = write_codes(urls, tmp_path / "out2", cache)
-    assert (again.drawn, again.reused) == (0, 2)
-    assert (tmp_path / "out2/c/CLM-10001/qr.png").read_bytes() == (out / "c/CLM-10001/qr.png").read_bytes()
-    moved = write_codes({"CLM-10001": "https://elsewhere.example/c/CLM-10001/"}, tmp_path / "out3", cache)
-    assert (moved.drawn, moved.reused) == (1, 0)
+@pytest.mark.parametrize("claim", ["CLM-99999", "../registry/claims/CLM-10001", "CRT-000101", "clm-10001"])
+def test_qr_command_refuses_what_is_not_a_claim_of_the_registry(
+        claim: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["qr", "CLM-10001", claim, "--root", str(REPO), "--out", str(tmp_path)]) == 2
+    assert "is not a claim of the registry" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nothing drawn, not even the good one
+
+
+def test_the_build_draws_no_qr_code_and_the_page_says_how_to_get_one(claim_site: Path) -> None:
+    assert not list((claim_site / "c").glob("*/qr.*"))
+    page = (claim_site / "c/CLM-10001/index.html").read_text()
+    assert 'data-url="https://registry.alusteward.example/c/CLM-10001/"' in page
+    assert "python build.py qr CLM-10001" in page
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13])
@@ -131,8 +142,10 @@ def test_snapshot_fields(claim_site: Path) -> None:
     assert snapshot["records"] == len(leaves["leaves"]) == 84 + 20  # records and claim closures
 
 
-def test_cli_verify(claim_site: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    qr = claim_site / "c/CLM-10004/qr.png"
+def test_cli_verify(claim_site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["qr", "CLM-10004", "--root", str(REPO), "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    qr = tmp_path / "CLM-10004-qr.png"
     code = main(["verify", str(qr), "--site", str(claim_site), "--at", "2026-11-25"])
     out = capsys.readouterr().out.splitlines()
     assert code == 1 and out[0] == "NOT-VALID"

@@ -4,7 +4,10 @@ verify-a-label page."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -71,18 +74,97 @@ def test_changing_one_byte_on_a_running_server_flips_to_cannot_verify(name: str,
         assert page_verdict(browser, f"{url}c/CLM-10001/", DAY)[0] == "VALID"
 
 
-def test_scanned_qr_code_of_every_sample_claim_opens_the_right_verdict(claim_site: Path, browser: Browser) -> None:
+DRAWN = """async () => {
+  const section = document.getElementById("qr");
+  const bytes = async (sel) => new Uint8Array(await (await fetch(section.querySelector(sel).href)).arrayBuffer());
+  const png = await bytes("[data-qr=png]");
+  const svgText = new TextDecoder().decode(await bytes("[data-qr=svg]"));
+  // The SVG as a printer would render it: rasterised at 10 px per module.
+  const image = new Image();
+  image.src = "data:image/svg+xml;base64," + btoa(svgText);
+  await image.decode();
+  const side = Number(svgText.match(/viewBox="0 0 (\\d+)/)[1]);
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = side * 10;
+  canvas.getContext("2d").drawImage(image, 0, 0, side * 10, side * 10);
+  return {png: Array.from(png), svg: svgText, svgPng: canvas.toDataURL("image/png"),
+          text: section.innerText, download: section.querySelector("[data-qr=png]").getAttribute("download")};
+}"""
+
+
+def _draw_in_browser(browser: Browser, url: str) -> dict[str, Any]:
+    """Open a claim page's QR section as the holder does; the files it offers."""
+    context = browser.new_context()
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(url)
+    page.wait_for_selector("#verdict[data-verdict]")
+    assert not [r for r in requests if "uqr" in r]  # the encoder is not loaded for consumers
+    page.click("#qr summary")
+    page.wait_for_selector("#qr[data-qr-state=drawn]", timeout=10_000)
+    drawn: dict[str, Any] = page.evaluate(DRAWN)
+    context.close()
+    return drawn
+
+
+def _scan(png: bytes) -> str:
+    with Image.open(io.BytesIO(png)) as image:
+        found = zxingcpp.read_barcodes(image.convert("L"))
+    assert len(found) == 1
+    return found[0].text
+
+
+def test_code_drawn_by_every_sample_claim_page_scans_to_the_right_verdict(claim_site: Path, browser: Browser) -> None:
+    """The holder's code, as drawn in the browser (PNG and SVG), decoded by zxing-cpp,
+    also at 2 px per module; the decoded URL opens the claim's own verdict."""
     config = load_config(REPO)
+    claims = sorted(p.parent.name for p in (claim_site / "c").glob("*/claim.json"))
+    assert len(claims) == 20
     with serve(claim_site) as url:
-        for png in sorted((claim_site / "c").glob("*/qr.png")):
-            with Image.open(png) as image:
-                scanned = zxingcpp.read_barcodes(image.convert("L"))[0].text
-            assert scanned.startswith(SITE_URL + "/c/")
+        for claim_id in claims:
+            drawn = _draw_in_browser(browser, f"{url}c/{claim_id}/")
+            png = bytes(drawn["png"])
+            scanned = _scan(png)
+            assert scanned == f"{SITE_URL}/c/{claim_id}/"  # the registry's URL, not the server it came from
+            assert _scan(base64.b64decode(drawn["svgPng"].split(",", 1)[1])) == scanned
+            assert f"<title>{scanned}</title>" in drawn["svg"]
+            version = int(re.findall(r"version (\d+): ", drawn["text"])[0])
+            modules = 17 + 4 * version
+            side = modules + 2 * 4  # the quiet zone: 4 modules on each side
+            assert f"version {version}: {modules} × {modules} modules" in drawn["text"]
+            assert f"({side} modules). Print at least {side * 0.4:.1f} mm wide" in drawn["text"]
+            with Image.open(io.BytesIO(png)) as image:
+                assert image.width == image.height == side * 10
+                small = io.BytesIO()
+                image.resize((side * 2, side * 2), Image.Resampling.NEAREST).save(small, format="PNG")
+            assert _scan(small.getvalue()) == scanned
+            assert drawn["download"] == f"{claim_id}-qr.png"
             local = url + scanned[len(SITE_URL) + 1:]  # the production URL, served from this machine
             word, reasons, _, problems = page_verdict(browser, local, DAY)
-            python = verify_site(claim_site, png.parent.name, config, moment(DAY))
-            assert (word, reasons) == (python.word, python.reasons), png.parent.name
+            python = verify_site(claim_site, claim_id, config, moment(DAY))
+            assert (word, reasons) == (python.word, python.reasons), claim_id
             assert problems == []
+
+
+def test_browser_and_qr_command_draw_the_same_url_at_the_same_level(claim_site: Path, browser: Browser,
+                                                                     tmp_path: Path) -> None:
+    """Same text, error correction level Q and quiet zone from both encoders. The
+    version may differ by one: libzint mixes encoding modes within the URL, uqr does
+    not (version 4 against 5 for the sample's URLs)."""
+    from alureg.cli import main
+
+    assert main(["qr", "CLM-10001", "--root", str(REPO), "--out", str(tmp_path)]) == 0
+    with serve(claim_site) as url:
+        drawn = _draw_in_browser(browser, f"{url}c/CLM-10001/")
+    found = {}
+    for name, png in (("browser", bytes(drawn["png"])), ("command", (tmp_path / "CLM-10001-qr.png").read_bytes())):
+        with Image.open(io.BytesIO(png)) as image:
+            code = zxingcpp.read_barcodes(image.convert("L"))[0]
+            modules = image.width // 10 - 8
+            found[name] = (code.text, code.ec_level, (modules - 17) // 4)
+    assert found["browser"][:2] == found["command"][:2] == (f"{SITE_URL}/c/CLM-10001/", "Q")
+    assert found["command"][2] <= found["browser"][2] <= found["command"][2] + 1
 
 
 def test_page_weight_and_no_other_host(claim_site: Path, browser: Browser) -> None:
@@ -133,6 +215,10 @@ def test_vendored_library_is_the_published_package() -> None:
     assert vendored.read_bytes() == (package / "index.js").read_bytes()
     assert json.loads((package / "package.json").read_text())["version"] == "3.2.0"
     assert "3.2.0" in (REPO / "site/assets/vendor/README.md").read_text()
+    uqr = REPO / "node_modules/uqr"
+    assert (REPO / "site/assets/vendor/uqr.js").read_bytes() == (uqr / "dist/index.mjs").read_bytes()
+    assert json.loads((uqr / "package.json").read_text())["version"] == "0.1.3"
+    assert "| 0.1.3 |" in (REPO / "site/assets/vendor/README.md").read_text()
 
 
 def test_verify_a_label_page(claim_site: Path, browser: Browser) -> None:
@@ -151,8 +237,3 @@ def test_verify_a_label_page(claim_site: Path, browser: Browser) -> None:
         context.close()
 
 
-def test_png_is_print_ready(claim_site: Path) -> None:
-    with Image.open(claim_site / "c/CLM-10001/qr.png") as image:
-        assert image.width == image.height == 41 * 10  # version 4: 33 modules + 2 × 4 quiet zone, 10 px each
-    page = (claim_site / "c/CLM-10001/index.html").read_text()
-    assert "version 4: 33 × 33 modules" in page and "at least 16.4 mm" in page

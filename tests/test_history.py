@@ -49,7 +49,7 @@ def history_site(tmp_path_factory: pytest.TempPathFactory, demo_keys: dict[str, 
     repo.scratch.change("registry/members/MEM-0003.yaml", lambda d: d.update(website="https://new.example"))
     repo.commit("MEM-0003: new website")
     out = root / "public"
-    build(repo.root, out, AT, now=dt.datetime.fromisoformat(f"{AT}T06:00:00+00:00"), qr_cache=root / "qr",
+    build(repo.root, out, AT, now=dt.datetime.fromisoformat(f"{AT}T06:00:00+00:00"),
           repository_url=REPO_URL)
     return out, repo
 
@@ -146,7 +146,7 @@ def test_changes_page_and_api(history_site: tuple[Path, Repo]) -> None:
 
 def test_site_without_git_says_so(tmp_path: Path, scratch: Scratch) -> None:
     out = tmp_path / "public"
-    report = build(scratch.root, out, AT, qr_cache=tmp_path / "qr")
+    report = build(scratch.root, out, AT)
     assert not report.history.available
     html = (out / "certificates" / "CRT-000105" / "index.html").read_text(encoding="utf-8")
     assert "The change history is not part of this build" in html

@@ -13,8 +13,7 @@ from .conftest import AT, REPO, Scratch
 
 
 def _build(root: Path, out: Path) -> int:
-    return main(["build", "--root", str(root), "--out", str(out), "--at", AT, "--now", f"{AT}T06:00:00Z",
-                 "--qr-cache", str(out.parent / "qr-cache")])
+    return main(["build", "--root", str(root), "--out", str(out), "--at", AT, "--now", f"{AT}T06:00:00Z"])
 
 
 def test_build_publishes_every_record(scratch: Scratch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -23,7 +22,6 @@ def test_build_publishes_every_record(scratch: Scratch, tmp_path: Path, capsys: 
     assert capsys.readouterr().out.splitlines() == [
         f"published 84 records to {out} (status as of {AT})",
         "status snapshot 1795240800, expires 2026-11-28T06:00:00Z, signed with the DEMO publisher key",
-        "QR codes: 20 drawn, 0 reused",
         "change history: no git history; 29 Atom feeds",
     ]
     assert len(list((out / "api/v1").glob("*/*.json"))) == 82 + 7 + 27  # records, schemas, member status
@@ -73,20 +71,19 @@ def test_record_values_are_escaped(scratch: Scratch, tmp_path: Path) -> None:
 
 def test_a_cache_planted_in_the_registry_is_never_used(scratch: Scratch, tmp_path: Path) -> None:
     """A pull request can commit files git ignores; caches therefore live outside the
-    registry, and a QR code planted where the cache used to be is not published."""
-    import hashlib
-
+    registry, and a check cache planted where a cache could be is not read."""
     from alureg.caches import cache_dir
-    from alureg.publish import build
-    from alureg.qr import SETTINGS, claim_url
+    from alureg.publish import PublishError, build
 
-    assert not cache_dir(scratch.root, "qr").resolve().is_relative_to(scratch.root.resolve())
-    url = claim_url("https://registry.alusteward.example", "CLM-10001")
-    key = hashlib.sha256(f"{SETTINGS}\n{url}".encode()).hexdigest()
-    planted = scratch.root / ".alureg-cache" / "qr"
-    planted.mkdir(parents=True)
-    for ext, data in (("svg", b"<svg>evil</svg>"), ("png", b"evil"), ("json", b'{"version": 1, "modules": 21}')):
-        (planted / f"{key}.{ext}").write_bytes(data)
-    out = tmp_path / "public"
-    build(scratch.root, out, AT)
-    assert b"evil" not in (out / "c" / "CLM-10001" / "qr.svg").read_bytes()
+    assert not cache_dir(scratch.root, "check").resolve().is_relative_to(scratch.root.resolve())
+    before = sorted(p.relative_to(scratch.root) for p in scratch.root.rglob("*"))
+    planted = scratch.root / ".alureg-cache" / "check" / "records.json"
+    planted.parent.mkdir(parents=True)
+    planted.write_text('{"forged": "every record checked and valid"}')
+    scratch.change("registry/members/MEM-0001.yaml", lambda d: d.update(name="Tampered after signing"), resign=False)
+    with pytest.raises(PublishError):
+        build(scratch.root, tmp_path / "public", AT, use_cache=True)
+    planted.unlink()
+    planted.parent.rmdir()
+    planted.parent.parent.rmdir()
+    assert sorted(p.relative_to(scratch.root) for p in scratch.root.rglob("*")) == before  # nothing written there

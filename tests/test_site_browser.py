@@ -31,7 +31,7 @@ PAGES = ["", "members/", "members/MEM-0001/", "members/MEM-0106/", "certificates
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("browser-site") / "public"
-    build(REPO, out, AT, now=dt.datetime.fromisoformat(f"{AT}T06:00:00+00:00"), qr_cache=out.parent / "qr")
+    build(REPO, out, AT, now=dt.datetime.fromisoformat(f"{AT}T06:00:00+00:00"))
     return out
 
 
