@@ -52,7 +52,7 @@ class CheckResult:
 
 
 def _trust_findings(record: Record, trust: TrustList, config: Config) -> list[Finding]:
-    out = [record.finding("SIG011", message, *where) for message, where in trust.problems]
+    out = [record.finding(code, message, *where) for message, where, code in trust.problems]
     out += [record.finding("SIG011", message, "keys") for message in pinned_root_problems(trust, config)]
     return out
 

@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("files", nargs="+", type=Path)
     s.add_argument("--key", type=Path, required=True, help="private key file (from keygen)")
     s.add_argument("--created", help="proof time, YYYY-MM-DDThh:mm:ssZ (default: now)")
+    s.add_argument("--drop-proofs-by", metavar="KEY_ID", default=None,
+                   help="also remove the proofs by this trust-list key (a revoked one: see the key compromise drill)")
+    s.add_argument("--root", type=_root, default=Path("."), help="registry whose trust list names --drop-proofs-by")
 
     b = sub.add_parser("build", help="check, then publish the site (nothing is published on errors)")
     b.add_argument("--root", type=_root, default=Path("."))
@@ -116,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="key file signing the status snapshot (default: $ALUREG_PUBLISHER_KEY, else the DEMO key)")
     b.add_argument("--now", type=_moment, default=None, help="snapshot time YYYY-MM-DDThh:mm:ssZ (default: now)")
     b.add_argument("--timings", action="store_true", help="print the wall time of each build stage")
+    b.add_argument("--strict", action="store_true", help="publish nothing if there are warnings either")
     b.add_argument("--no-cache", action="store_true", help="check every record file again")
     b.add_argument("--repository-url", default=None,
                    help="where history entries link commits: URL/commit/SHA (default: alureg.toml [repository] url, "
@@ -241,9 +245,18 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _public_key_of(root: Path, key_id: str) -> str:
+    trust = load_file(root / KIND_FILES[Kind.TRUST_LIST]).data or {}
+    for entry in trust.get("keys") or []:
+        if isinstance(entry, dict) and entry.get("id") == key_id and isinstance(entry.get("public_key"), str):
+            return str(entry["public_key"])
+    raise UsageError(f"--drop-proofs-by {key_id}: no such key in the trust list of {root}")
+
+
 def cmd_sign(args: argparse.Namespace) -> int:
     pair = KeyPair.from_file(args.key)
     created = args.created or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    dropped = _public_key_of(args.root, args.drop_proofs_by) if args.drop_proofs_by else None
     outputs: list[tuple[Path, str]] = []
     failed = False
     for path in args.files:
@@ -257,7 +270,12 @@ def cmd_sign(args: argparse.Namespace) -> int:
         if loaded.data is None or loaded.problems:
             failed = True
             continue
-        record = sign_record(loaded.data, pair, created)
+        data = loaded.data
+        if dropped is not None:
+            kept = [p for p in data.get("proof") or []
+                    if not (isinstance(p, dict) and dropped in str(p.get("verificationMethod")))]
+            data = dict(data) | {"proof": kept}
+        record = sign_record(data, pair, created)
         outputs.append((path, replace_proofs(path.read_bytes().decode("utf-8-sig"), record)))
     if failed:
         print("nothing signed: fix the files above first")
@@ -312,7 +330,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     if repository is None and os.environ.get("GITHUB_REPOSITORY"):
         repository = f"{os.environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{os.environ['GITHUB_REPOSITORY']}"
     report = build(args.root, args.out, args.at, publisher=publisher, now=args.now,
-                   repository_url=repository, use_cache=not args.no_cache)
+                   repository_url=repository, use_cache=not args.no_cache, strict=args.strict)
     print(f"published {len(report.result.valid)} records to {args.out} (status as of {report.at})")
     print(f"status snapshot {report.snapshot['sequence']}, expires {report.snapshot['expires']}, signed with {source}")
     history = f"{len(report.history.events)} changes from git" if report.history.available else "no git history"

@@ -58,6 +58,8 @@ CODES: dict[str, Code] = _codes(
     ("SIG009", E, "auditor key does not belong to the certificate's audit firm"),
     ("SIG010", E, "trust list not signed by the pinned root threshold"),
     ("SIG011", E, "trust list is inconsistent"),
+    ("SIG012", E, "proof dated after the day of the check"),
+    ("SIG013", E, "trust-list key is not a safe Ed25519 public key"),
     # References and identity.
     ("REF001", E, "id is not unique"),
     ("REF002", E, "file name does not equal the record id"),
@@ -78,6 +80,7 @@ CODES: dict[str, Code] = _codes(
     ("RUL011", E, "status history is inconsistent"),
     ("RUL012", W, "member that must certify has no certificate in force two years after joining"),
     ("RUL013", E, "placeholder left in a new record"),
+    ("RUL014", W, "name looks like another organisation's name"),
     # Rollback guard (check --against REV): what a change may not take away.
     ("ROL001", E, "record deleted"),
     ("ROL002", E, "earlier history entry rewritten or removed"),

@@ -8,10 +8,9 @@ the static API (alureg/api.py).
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,28 +28,11 @@ from .search import write_search_index
 from .shell import build_shell
 from .signing import KeyPair
 from .sitemodel import SiteModel
+from .swap import write_atomically
 
 
 class PublishError(AluregError):
     pass
-
-
-def _write_atomically(out: Path, write: Callable[[Path], None]) -> None:
-    """Run ``write`` into a fresh folder beside ``out``, then swap it in."""
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
-    try:
-        write(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = out.with_name(f".{out.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 class Stages:
@@ -86,14 +68,14 @@ class BuildReport:
 
 def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | None = None,
           now: dt.datetime | None = None,
-          repository_url: str | None = None, use_cache: bool = False) -> BuildReport:
+          repository_url: str | None = None, use_cache: bool = False, strict: bool = False) -> BuildReport:
     """Check the registry and publish it to ``out``; on failure ``out`` is untouched.
 
     ``now`` stamps the status snapshot (default: the clock); ``at`` is the day of the
     status shown without JavaScript (default: the day of ``now``). ``publisher``
     signs the snapshot (default: the DEMO publisher key). Commits in the change
     history link to ``repository_url`` (default: alureg.toml's [repository] url).
-    ``use_cache`` reuses the check results of unchanged record files. Claim QR codes
+    ``strict`` refuses warnings too. ``use_cache`` reuses the check results of unchanged record files. Claim QR codes
     are drawn by the claim pages in the holder's browser, not here."""
     now = now or dt.datetime.now(dt.UTC)
     at = at or now.astimezone(dt.UTC).date().isoformat()
@@ -101,7 +83,7 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
     stage = Stages()
     with stage("check"):
         result = check(root, at, use_cache=use_cache)
-    if not result.ok():
+    if not result.ok(strict=strict):
         raise PublishError(f"not published: the registry has errors (run: check --root {root})")
     with stage("model"):
         model = SiteModel.build(result, at)
@@ -125,7 +107,7 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
             report.feeds = write_feeds(model, folder)
 
     with stage("write"):  # what the stages inside do not count: the swap
-        _write_atomically(out, write)
+        write_atomically(out, write)
     stage.seconds["write"] -= sum(stage.seconds[s] for s in ("shell", "pages", "api", "snapshot", "search",
                                                              "feeds"))
     return report

@@ -14,6 +14,7 @@ from typing import Any
 
 from .dates import add_years, parse_date
 from .findings import Finding
+from .lookalike import imitations
 from .records import Kind, Record, Registry
 from .status import StatusIndex, certificate_status, history_at, member_status
 
@@ -433,6 +434,27 @@ def must_certify_within_two_years(ctx: Context) -> Iterator[Finding]:
             yield r.finding("RUL012", f"{r.data['class']} members certify within two years of "
                             f"joining; {r.id} joined {r.data['joined']} and holds no certificate "
                             f"in force on {ctx.at}", "joined")
+
+
+@rule("SIG012")
+def no_proof_from_the_future(ctx: Context) -> Iterator[Finding]:
+    # A rule, not a per-file step: it depends on the day of the check, which the check
+    # cache does not key on. A proof dated ahead could outlive a key's end or revocation.
+    for r in ctx.valid:
+        for i, proof in enumerate(r.data.get("proof") or []):
+            created = str(proof.get("created", ""))
+            if created[:10] > ctx.at:
+                yield r.finding("SIG012", f"proof {i + 1} is dated {created}, after {ctx.at}, the day of this "
+                                "check: a proof cannot be made in the future", "proof", i, "created")
+
+
+@rule("RUL014")
+def no_look_alike_names(ctx: Context) -> Iterator[Finding]:
+    records = {r.id: r for kind in (Kind.MEMBER, Kind.AUDIT_FIRM) for r in ctx.of(kind)}
+    for found in imitations((r.id, r.data["name"]) for r in records.values()):
+        yield records[found.record_id].finding(
+            "RUL014", f"name {found.name!r} looks like {found.like_id}'s {found.like_name!r}: "
+            f"{'; '.join(found.characters)}", "name")
 
 
 def run_rules(ctx: Context) -> list[Finding]:

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from nacl.bindings import crypto_core_ed25519_is_valid_point
 
 from .errors import AluregError
 
@@ -256,6 +257,14 @@ def create_proof(
 
 
 @lru_cache(maxsize=256)
+def is_safe_public_key(raw: bytes) -> bool:
+    """Whether ``raw`` encodes a point of the main subgroup: canonical, on the curve and
+    not of small order (libsodium's check). A small-order key makes a signature with
+    S = 0 verify for any message in lax verifiers, and proves nothing in any."""
+    return len(raw) == 32 and bool(crypto_core_ed25519_is_valid_point(raw))
+
+
+@lru_cache(maxsize=256)
 def _public_key(raw: bytes) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
@@ -271,6 +280,8 @@ def verify_proof(document: Mapping[str, Any], proof: Mapping[str, Any], public: 
     options = {k: v for k, v in proof.items() if k != "proofValue"}
     if options.get("type") != PROOF_TYPE or options.get("cryptosuite") != CRYPTOSUITE:
         raise SigningError(f"proof must be a {PROOF_TYPE} with cryptosuite {CRYPTOSUITE}")
+    if options.get("proofPurpose") != PROOF_PURPOSE:
+        raise SigningError(f"proof purpose must be {PROOF_PURPOSE}")
     value = proof.get("proofValue")
     if not isinstance(value, str) or not value.startswith("z"):
         raise SigningError("proofValue must be multibase base58btc")

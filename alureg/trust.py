@@ -24,6 +24,7 @@ from .signing import (
     SigningError,
     document_hash,
     fingerprint,
+    is_safe_public_key,
     key_of_verification_method,
     public_key_from_multibase,
     unsigned,
@@ -59,7 +60,7 @@ class TrustList:
     """Keys by their public Multikey. Built from a schema-valid trust-list record."""
 
     keys: dict[str, TrustedKey] = field(default_factory=dict)
-    problems: list[tuple[str, tuple[str | int, ...]]] = field(default_factory=list)
+    problems: list[tuple[str, tuple[str | int, ...], str]] = field(default_factory=list)  # message, where, code
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> TrustList:
@@ -68,17 +69,22 @@ class TrustList:
         for i, entry in enumerate(data.get("keys", [])):
             key_id = entry["id"]
             if key_id in seen_ids:
-                trust.problems.append((f"key id {key_id} is listed twice", ("keys", i, "id")))
+                trust.problems.append((f"key id {key_id} is listed twice", ("keys", i, "id"), "SIG011"))
                 continue
             seen_ids.add(key_id)
             try:
                 raw = public_key_from_multibase(entry["public_key"])
             except SigningError as e:
-                trust.problems.append((f"key {key_id}: {e}", ("keys", i, "public_key")))
+                trust.problems.append((f"key {key_id}: {e}", ("keys", i, "public_key"), "SIG011"))
+                continue
+            if not is_safe_public_key(raw):
+                message = (f"key {key_id} is not a safe Ed25519 public key (a point of small order, or not on "
+                           "the curve): signatures by it prove nothing")
+                trust.problems.append((message, ("keys", i, "public_key"), "SIG013"))
                 continue
             if entry["public_key"] in trust.keys:
                 trust.problems.append(
-                    (f"key {key_id} repeats the public key of another entry", ("keys", i, "public_key"))
+                    (f"key {key_id} repeats the public key of another entry", ("keys", i, "public_key"), "SIG011")
                 )
                 continue
             revoked = entry.get("revoked") or {}

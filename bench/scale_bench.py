@@ -5,7 +5,8 @@ claims and 20,000 members, on this machine.
 Measures, each in a fresh process, the median of --runs runs:
 - `check` cold (an empty cache folder), warm (nothing changed) and after one record
   changed (re-signed with the DEMO keys);
-- (with --build) the whole build cold and its stages (`build --timings`);
+- (with --build) the whole build, once each: cold, nothing changed, one record
+  changed, with its stages (`build --timings`) and the size of the output;
 - (with --compare) Hugo rendering one page per record with a minimal template, and
   plain Material for MkDocs rendering --mkdocs-pages of them (bench/compare_generators.py);
   `--runs 0 --compare` runs only the comparison (section "scale-compare").
@@ -96,6 +97,7 @@ def main() -> None:
              "--out", str(root)], dict(os.environ))
     records = sum(1 for _ in root.rglob("*.yaml"))
     rows: list[tuple[str, float, float]] = []
+    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="alureg-bench-cache-") as tmp:
         env = dict(os.environ, ALUREG_CACHE_DIR=tmp)
         check = [PY, "build.py", "check", "--root", str(root), "--at", AT]
@@ -118,14 +120,22 @@ def main() -> None:
             timed("check, one record changed (cache)", lambda: touch_one(root))
         stages = ""
         if args.build:
-            shutil.rmtree(Path(tmp), ignore_errors=True)
-            warm(root)
-            out = Path(tmp) / "public"
-            secs, mem, text = run([PY, "build.py", "build", "--root", str(root), "--out", str(out), "--at", AT,
-                                   "--timings"], env)
-            rows.append(("build, cold", secs, mem / 1024))
-            stages = next((line for line in text.splitlines() if line.startswith("stages")), "")
-    notes: list[str] = []
+            out = Path(tmp).parent / f"{Path(tmp).name}-public"
+            build = [PY, "build.py", "build", "--root", str(root), "--out", str(out), "--at", AT, "--timings"]
+            for label, before in (("build, cold (no cache, no previous output)",
+                                   lambda: (shutil.rmtree(cache, ignore_errors=True),
+                                            shutil.rmtree(out, ignore_errors=True))),
+                                  ("build, nothing changed", lambda: None),
+                                  ("build, one record changed", lambda: touch_one(root))):
+                before()
+                warm(root)
+                secs, mem, text = run(build, env)
+                rows.append((label, secs, mem / 1024))
+                stages += f"\n- {label}: " + next((line for line in text.splitlines() if line.startswith("stages")), "")
+            size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+            files = sum(1 for f in out.rglob("*") if f.is_file())
+            notes.append(f"Published output: {size / 2**20:,.0f} MiB in {files:,} files.")
+            shutil.rmtree(out, ignore_errors=True)
     if args.compare:
         from compare_generators import hugo, mkdocs
         from compare_generators import records as read_records
@@ -164,7 +174,7 @@ def main() -> None:
         *[f"| {name} | {secs:.1f} | {mem:.0f} |" for name, secs, mem in rows],
     ]
     if stages:
-        lines += ["", f"Build stages: {stages}"]
+        lines += ["", f"Build stages (`build --timings`, s):{stages}"]
     if notes:
         lines += ["", *notes]
     write_section(section, lines)

@@ -98,3 +98,62 @@ def test_check_cache_ignores_a_damaged_file(scratch: Scratch) -> None:
     path.write_bytes(path.read_bytes()[:1000])
     result = check(scratch.root, AT, use_cache=True)
     assert result.reused == 0 and result.ok()
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_incremental_build_equals_cold_build(scratch: Scratch, monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Path) -> None:
+    """The whole published output of a build that reuses the cache equals, byte for
+    byte, a cold build of the same records, after a record change, a key revocation,
+    a schema change and another date; a refused build leaves the previous output."""
+    import datetime as dt
+
+    from alureg import schema
+    from alureg.publish import PublishError, build
+
+    now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
+    warm_out, cold_out = tmp_path / "warm", tmp_path / "cold"
+
+    def both(at: str = AT) -> dict[str, bytes]:
+        report = build(scratch.root, warm_out, at, now=now, use_cache=True)
+        build(scratch.root, cold_out, at, now=now, use_cache=False)
+        warm, cold = _tree(warm_out), _tree(cold_out)
+        assert warm.keys() == cold.keys()
+        assert [name for name in warm if warm[name] != cold[name]] == []
+        assert report.result.reused > 0
+        return warm
+
+    first = both()
+    assert len(first) > 300
+    scratch.change("registry/members/MEM-0003.yaml", lambda d: d.update(name="Kalgoora Alumina Holdings Pty Ltd"))
+    renamed = both()
+    assert "Kalgoora Alumina Holdings" in renamed["members/MEM-0003/index.html"].decode()
+
+    schemas = tmp_path / "schemas"
+    shutil.copytree(schema.SCHEMA_DIR, schemas)
+    member = json.loads((schemas / "member.schema.json").read_text())
+    member["properties"]["name"]["description"] = "The member's registered name (as in its articles)."
+    (schemas / "member.schema.json").write_text(json.dumps(member))
+    monkeypatch.setattr(schema, "SCHEMA_DIR", schemas)
+    _fresh_caches()
+    try:
+        described = both()
+        assert described != renamed
+    finally:
+        monkeypatch.undo()
+        _fresh_caches()
+
+    later = both("2027-06-30")  # statuses move with the day; the per-file results do not
+    assert later["index.html"] != renamed["index.html"]
+
+    def revoke(trust: dict[str, Any]) -> None:
+        key = next(k for k in trust["keys"] if k["id"] == "auditor-aud-002")
+        key["revoked"] = {"date": "2026-11-01", "reason": "Key copied from a stolen laptop"}
+    scratch.change("registry/trust.yaml", revoke)
+    for out in (warm_out, cold_out):
+        with pytest.raises(PublishError):
+            build(scratch.root, out, AT, now=now, use_cache=out == warm_out)
+    assert _tree(warm_out) == _tree(cold_out) == later  # nothing published: the previous output stays

@@ -69,7 +69,8 @@
 
   function checkProof(doc, proof, kind, keys) {
     var vm = /^did:key:(z[1-9A-HJ-NP-Za-km-z]+)#(z[1-9A-HJ-NP-Za-km-z]+)$/.exec(proof.verificationMethod || "");
-    if (!vm || vm[1] !== vm[2] || proof.type !== "DataIntegrityProof" || proof.cryptosuite !== "eddsa-jcs-2022") return Promise.resolve(null);
+    if (!vm || vm[1] !== vm[2] || proof.type !== "DataIntegrityProof" || proof.cryptosuite !== "eddsa-jcs-2022" ||
+        proof.proofPurpose !== "assertionMethod") return Promise.resolve(null);
     var key = keys[vm[1]];
     if (!key || key.revoked) return Promise.resolve(null);
     var day = String(proof.created || "").slice(0, 10);

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Fuzz the loader and the checks with atheris (coverage-guided, libFuzzer) for a set
+time; report executions, coverage and crashes (issue 8).
+
+Targets:
+- `record`: bytes -> the strict loader -> the record's JSON Schema (both validators)
+  -> its proofs against the sample trust list: the per-file steps of `check`.
+- `check`: the bytes become MEM-0003.yaml in a copy of the sample registry and the
+  whole `check` runs (rules included), as in `build.py check`.
+A crash is any exception: the loader and the checks must turn every input into
+findings. Seeds: every sample record file. libFuzzer stops at the first crash and
+writes the input to --crashes; one process, so one core is left for other work.
+
+Run: .venv/bin/pip install -e '.[bench]'; .venv/bin/python bench/fuzz_bench.py --seconds 600 [--target record|check]
+Writes the "fuzz" section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def _target(name: str, scratch: Path) -> object:
+    import atheris
+
+    with atheris.instrument_imports(include=["alureg"]):
+        from alureg.check import check
+        from alureg.config import load_config
+        from alureg.loading import load_bytes
+        from alureg.records import Kind
+        from alureg.schema import is_valid, validator
+        from alureg.trust import TrustList, verify_record
+
+    config = load_config(REPO)
+    trust_data = load_bytes((REPO / "registry/trust.yaml").read_bytes()).data or {}
+    trust = TrustList.from_data(trust_data)
+    member = scratch / "registry/members/MEM-0003.yaml"
+
+    def record(data: bytes) -> None:
+        loaded = load_bytes(data, track_positions=True)
+        if loaded.data is None:
+            return
+        for kind in (Kind.MEMBER, Kind.CERTIFICATE, Kind.CLAIM):
+            if not is_valid(kind, loaded.data):
+                list(validator(kind).iter_errors(loaded.data))
+            verify_record(loaded.data, kind, trust, config)
+
+    def whole(data: bytes) -> None:
+        member.write_bytes(data)
+        check(scratch, "2026-11-21", workers=1)
+
+    return record if name == "record" else whole
+
+
+def child(args: argparse.Namespace) -> None:
+    """Runs inside the fuzzing process."""
+    import atheris
+
+    with tempfile.TemporaryDirectory(prefix="alureg-fuzz-") as tmp:
+        scratch = Path(tmp) / "reg"
+        for part in ("registry", "certificates"):
+            shutil.copytree(REPO / part, scratch / part)
+        shutil.copy(REPO / "alureg.toml", scratch / "alureg.toml")
+        target = _target(args.target, scratch)
+        atheris.Setup([sys.argv[0], f"-max_total_time={args.seconds}", "-max_len=65536", "-rss_limit_mb=2048",
+                       f"-artifact_prefix={args.crashes}/", "-print_final_stats=1", str(args.corpus)],
+                      target)  # type: ignore[arg-type]
+        atheris.Fuzz()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=600)
+    parser.add_argument("--target", choices=["record", "check"], default="record")
+    parser.add_argument("--corpus", type=Path, default=Path(tempfile.gettempdir()) / "alureg-fuzz-corpus")
+    parser.add_argument("--crashes", type=Path, default=Path(tempfile.gettempdir()) / "alureg-fuzz-crashes")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    from results import write_section
+
+    args.corpus.mkdir(parents=True, exist_ok=True)
+    args.crashes.mkdir(parents=True, exist_ok=True)
+    for path in sorted(REPO.glob("registry/**/*.yaml")) + sorted(REPO.glob("certificates/*.yaml")):
+        shutil.copy(path, args.corpus / f"seed-{path.parent.name}-{path.name}")
+    before = set(os.listdir(args.crashes))
+    proc = subprocess.run([sys.executable, __file__, "--child", "--seconds", str(args.seconds), "--target",
+                           args.target, "--corpus", str(args.corpus), "--crashes", str(args.crashes)],
+                          cwd=REPO, capture_output=True, text=True, check=False)
+    log = proc.stderr
+    runs = re.findall(r"stat::number_of_executed_units:\s*(\d+)", log)
+    speed = re.findall(r"stat::average_exec_per_sec:\s*(\d+)", log)
+    cov = re.findall(r"cov: (\d+) ft: (\d+)", log)
+    crashes = sorted(set(os.listdir(args.crashes)) - before)
+    executions = int(runs[-1]) if runs else 0
+    lines = [
+        "## Fuzzing",
+        "",
+        f"`bench/fuzz_bench.py --seconds {args.seconds} --target {args.target}` (atheris, coverage-guided, "
+        "seeded with every sample record file): "
+        f"{executions:,} executions in {args.seconds} s ({speed[-1] if speed else '?'}/s), "
+        f"coverage {cov[-1][0] if cov else '?'} edges / {cov[-1][1] if cov else '?'} features, "
+        f"corpus {len(os.listdir(args.corpus)):,} inputs, **{len(crashes)} crashes**"
+        + (f": {', '.join(crashes)}" if crashes else "") + f"; exit code {proc.returncode}.",
+    ]
+    print("\n".join(lines))
+    if proc.returncode not in (0,) and not crashes:
+        print(log[-3000:], file=sys.stderr)
+    write_section(f"fuzz-{args.target}", lines)
+    sys.exit(0 if not crashes else 1)
+
+
+if __name__ == "__main__":
+    main()
