@@ -89,6 +89,9 @@ def remove_proofs(text: str) -> str:
 _PLAIN = re.compile(r"^\w[\w .,/()&'+@:%=?#-]*$")
 
 
+_YAML_ESCAPES = {c: f"\\u{c:04x}" for c in [*range(0x7F, 0xA0), 0x2028, 0x2029, 0xFEFF]}
+
+
 def scalar(value: Any) -> str:
     if value is None:
         return "null"
@@ -97,10 +100,13 @@ def scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     text = str(value)
-    if (_PLAIN.match(text) and not text.endswith((" ", ":")) and ": " not in text
+    if (_PLAIN.fullmatch(text) and not text.endswith((" ", ":")) and ": " not in text
             and " #" not in text and not _looks_typed(text)):
         return text
-    return json.dumps(text, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
+    # A JSON string is a YAML double-quoted scalar, except that YAML reads NEL, LS and PS
+    # as line breaks (and folds them), a BOM as a marker, and refuses DEL and the C1
+    # controls written raw: those are written escaped.
+    return json.dumps(text, ensure_ascii=False).translate(_YAML_ESCAPES)
 
 
 def _looks_typed(text: str) -> bool:

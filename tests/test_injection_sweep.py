@@ -84,6 +84,11 @@ def test_no_payload_runs_anywhere(round_: int, scratch: Scratch, tmp_path: Path,
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     with serve(out) as url:
+        # The trap works: the payloads, put into a page as HTML, are caught.
+        page.goto(url + "api/")
+        page.evaluate("html => { document.body.innerHTML = html; }", " ".join(PAYLOADS).format(tag="self-test"))
+        page.wait_for_function("window.__pwned.length > 0")
+        assert page.locator(FOREIGN).count() > 0
         for path in PAGES:
             _visit(page, url + path)
         for kind, pattern in RECORD_PAGES.items():

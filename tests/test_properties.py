@@ -168,3 +168,26 @@ def test_removing_or_adding_a_field_fails_verification(sample: tuple[Kind, Path]
     else:
         changed[draw.draw(st.text(min_size=1, max_size=10).filter(lambda k: k not in record))] = draw.draw(TEXT)
     assert {c.code for c in verify_record(changed, kind, TRUST, CONFIG).checks} == {"SIG003"}
+
+
+@FAST
+@given(st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=30))
+def test_the_writer_writes_any_text_the_loader_reads_back(text: str) -> None:
+    """Line breaks YAML folds (NEL, LS, PS), a BOM, quotes, colons and the rest."""
+    from alureg.yamlwrite import WriteError, dump_record
+
+    text = unicodedata.normalize("NFC", text)
+    record = {"id": "X", "text": text}
+    try:
+        written = dump_record(record)
+    except WriteError:  # refused, never written wrong: only for what the loader refuses too
+        assert load_text("text: " + __import__("json").dumps(text) + "\n").problems
+        return
+    assert load_text(written).data == record
+
+
+def test_yaml_line_breaks_inside_text_survive_the_writer() -> None:
+    from alureg.yamlwrite import dump_record
+
+    record = {"id": "X", "text": "a\x85b\u2028c\u2029d\ufeffe"}
+    assert load_text(dump_record(record)).data == record
