@@ -189,6 +189,8 @@ def verify_record(
     proofs = data.get("proof")
     if not proofs:
         return VerificationResult([], [("SIG001", "record has no proof; it must be signed")])
+    if not isinstance(proofs, list):  # data from a mirror is not schema-checked first
+        return VerificationResult([ProofCheck(0, None, "SIG002", "proof must be a list of proofs")], [])
     document = unsigned(data)
     try:
         digest: bytes | None = document_hash(document)
@@ -210,7 +212,8 @@ def verify_record(
     if not any(k.role == "secretariat" for k in good):
         missing.append(("SIG008", f"a {kind.value} needs a proof by a secretariat key"))
     if kind is Kind.CERTIFICATE:
-        firm = (data.get("audit") or {}).get("firm")
+        audit = data.get("audit")
+        firm = audit.get("firm") if isinstance(audit, Mapping) else None
         auditors = [k for k in good if k.role == "auditor"]
         if not auditors:
             missing.append(("SIG008", f"a certificate needs a proof by a key of its audit firm {firm}"))

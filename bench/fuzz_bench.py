@@ -4,11 +4,16 @@ time; report executions, coverage and crashes (issue 8).
 
 Targets:
 - `record`: bytes -> the strict loader -> the record's JSON Schema (both validators)
-  -> its proofs against the sample trust list: the per-file steps of `check`.
+  -> its proofs against the sample trust list, as `check` does for each file; the
+  proofs are also verified without the schema first, as a verifier of mirrored data
+  would.
 - `check`: the bytes become MEM-0003.yaml in a copy of the sample registry and the
   whole `check` runs (rules included), as in `build.py check`.
+- `verify`: the bytes are a claim page's claim.json, verified with the sample site's
+  trust list and status snapshot (`build.py verify`, the claim page's Python twin).
 A crash is any exception: the loader and the checks must turn every input into
-findings. Seeds: every sample record file. libFuzzer stops at the first crash and
+findings. For `verify`, a VALID verdict for bytes other than the published ones is a
+crash too: nothing forged may ever verify. Seeds: every sample record file. libFuzzer stops at the first crash and
 writes the input to --crashes; one process, so one core is left for other work.
 
 Run: .venv/bin/pip install -e '.[bench]'; .venv/bin/python bench/fuzz_bench.py --seconds 600 [--target record|check]
@@ -27,6 +32,8 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+SEEDS = {"record": "every sample record file", "check": "every sample record file",
+         "verify": "the sample site's claim bundles"}
 sys.path.insert(0, str(REPO))
 
 
@@ -59,6 +66,24 @@ def _target(name: str, scratch: Path) -> object:
         member.write_bytes(data)
         check(scratch, "2026-11-21", workers=1)
 
+    if name == "verify":
+        import datetime as dt
+
+        with atheris.instrument_imports(include=["alureg"]):
+            from alureg.publish import build
+            from alureg.verify import VALID, verify_files
+        site = scratch.parent / "site"
+        moment = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)
+        build(REPO, site, "2026-11-21", now=moment)
+        trust_raw = (site / "api/v1/trust.json").read_bytes()
+        snapshot_raw = (site / "api/v1/snapshot.json").read_bytes()
+        published = {p.read_bytes() for p in site.glob("c/*/claim.json")}
+
+        def verify(data: bytes) -> None:
+            verdict = verify_files(trust_raw, snapshot_raw, data, config, moment)
+            if verdict.word == VALID and data not in published:
+                raise AssertionError("a claim.json that was not published verified as VALID")
+        return verify
     return record if name == "record" else whole
 
 
@@ -81,8 +106,8 @@ def child(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=600)
-    parser.add_argument("--target", choices=["record", "check"], default="record")
-    parser.add_argument("--corpus", type=Path, default=Path(tempfile.gettempdir()) / "alureg-fuzz-corpus")
+    parser.add_argument("--target", choices=["record", "check", "verify"], default="record")
+    parser.add_argument("--corpus", type=Path, default=None, help="default: a folder per target in the temp folder")
     parser.add_argument("--crashes", type=Path, default=Path(tempfile.gettempdir()) / "alureg-fuzz-crashes")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -91,10 +116,18 @@ def main() -> None:
         return
     from results import write_section
 
+    args.corpus = args.corpus or Path(tempfile.gettempdir()) / f"alureg-fuzz-corpus-{args.target}"
     args.corpus.mkdir(parents=True, exist_ok=True)
     args.crashes.mkdir(parents=True, exist_ok=True)
-    for path in sorted(REPO.glob("registry/**/*.yaml")) + sorted(REPO.glob("certificates/*.yaml")):
-        shutil.copy(path, args.corpus / f"seed-{path.parent.name}-{path.name}")
+    if args.target == "verify":  # seeds: the published claim bundles
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([sys.executable, "build.py", "build", "--out", f"{tmp}/site", "--at", "2026-11-21",
+                            "--now", "2026-11-21T12:00:00Z"], cwd=REPO, check=True, capture_output=True)
+            for path in sorted(Path(tmp, "site").glob("c/*/claim.json")):
+                shutil.copy(path, args.corpus / f"seed-{path.parent.name}.json")
+    else:
+        for path in sorted(REPO.glob("registry/**/*.yaml")) + sorted(REPO.glob("certificates/*.yaml")):
+            shutil.copy(path, args.corpus / f"seed-{path.parent.name}-{path.name}")
     before = set(os.listdir(args.crashes))
     proc = subprocess.run([sys.executable, __file__, "--child", "--seconds", str(args.seconds), "--target",
                            args.target, "--corpus", str(args.corpus), "--crashes", str(args.crashes)],
@@ -109,7 +142,7 @@ def main() -> None:
         "## Fuzzing",
         "",
         f"`bench/fuzz_bench.py --seconds {args.seconds} --target {args.target}` (atheris, coverage-guided, "
-        "seeded with every sample record file): "
+        f"seeded with {SEEDS[args.target]}): "
         f"{executions:,} executions in {args.seconds} s ({speed[-1] if speed else '?'}/s), "
         f"coverage {cov[-1][0] if cov else '?'} edges / {cov[-1][1] if cov else '?'} features, "
         f"corpus {len(os.listdir(args.corpus)):,} inputs, **{len(crashes)} crashes**"
