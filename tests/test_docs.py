@@ -18,9 +18,21 @@ def test_every_code_is_documented_with_its_title() -> None:
 
 
 def test_every_code_is_exercised_by_a_test() -> None:
-    tests = "".join(p.read_text() for p in (REPO / "tests").glob("test_*.py"))
+    tests = "".join(p.read_text() for p in (REPO / "tests").glob("*.py"))  # the hostile corpus too
     untested = [code for code in CODES if code not in tests]
     assert not untested
+
+
+def test_secretariat_docs_explain_every_refusal() -> None:
+    """Each code, in the site's "What each refusal means" page, with how to fix it."""
+    text = (REPO / "site/docs/secretariat/refusals.md").read_text()
+    rows = {cells[0]: cells[1:] for cells in
+            ([c.strip() for c in line.strip().strip("|").split("|")] for line in text.splitlines())
+            if re.fullmatch(r"[A-Z]{3}\d{3}", cells[0])}
+    assert sorted(rows) == sorted(CODES)
+    for code, cells in rows.items():
+        assert len(cells) >= 2 and all(cells[:2]), code  # what it means, how to fix it
+        assert ("*warning*" in cells[0]) == (CODES[code].severity.value == "warning"), code
 
 
 def test_every_command_is_documented() -> None:

@@ -73,6 +73,7 @@ ROWS = [
     Row("file-name-not-id", "registry/claims/CLM-19999.yaml", None, "REF002",
         setup=_rename("registry/claims/CLM-10019.yaml", "registry/claims/CLM-19999.yaml")),
     Row("dangling-holder", "registry/claims/CLM-10016.yaml", setter("holder", "MEM-9999"), "REF003"),
+    Row("look-alike-name", "registry/members/MEM-0003.yaml", setter("name", "Fjordvik Aluminium A\u0405"), "RUL014"),
     Row("dangling-certificate", "registry/claims/CLM-10002.yaml", setter("certificates", ["CRT-999999"]),
         "REF003", also={"RUL007"}),
     Row("dangling-audit-firm", "certificates/CRT-000101.yaml", None, "REF003",

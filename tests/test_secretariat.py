@@ -260,7 +260,9 @@ def test_the_review_guide_can_be_followed(repo: Repo, capsys: pytest.CaptureFixt
         repo.git(*shlex.split(part)[1:], *(["--no-edit"] if "merge" in part else []))
     merged = repo.git("rev-parse", "HEAD").strip()
     out = tmp_path / "public"
-    build(repo.root, out, AT, repository_url="https://git.example.org/registry")
+    # The guide signs with the clock (no --created) and checks for today: build for today
+    # too (a proof dated after the day of a check is SIG012).
+    build(repo.root, out, repository_url="https://git.example.org/registry")
     page = (out / "certificates" / "CRT-000132" / "index.html").read_text(encoding="utf-8")
     assert "Cerrado Sul Casthouse" in page
     assert f'href="https://git.example.org/registry/commit/{merged}"' in page  # one entry per merged PR
