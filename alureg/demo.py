@@ -35,15 +35,17 @@ def demo_publisher() -> KeyPair:
 
 
 def _auditor_proof(trust: dict[str, Any], keys: dict[str, KeyPair], firm: str,
-                   issued: str) -> tuple[KeyPair, str]:
-    """The firm's unrevoked key in force on the issue day (or the first one after)."""
+                   issued: str, latest: str) -> tuple[KeyPair, str]:
+    """The firm's unrevoked key in force on the issue day (or the first one after), and
+    the day it signs: the issue day, but never after ``latest`` (the secretariat's proof
+    time): a certificate issued ahead is signed before it, never in the future."""
     entries = sorted(
         (e for e in trust["keys"] if e["role"] == "auditor" and e.get("audit_firm") == firm
          and "revoked" not in e and e["id"] in keys),
         key=lambda e: e["valid_from"],
     )
     for entry in entries:
-        day = max(issued, entry["valid_from"])
+        day = max(min(issued, latest[:10]), entry["valid_from"])
         if entry.get("valid_until") is None or day <= entry["valid_until"]:
             return keys[entry["id"]], f"{day}T09:00:00Z"
     raise AluregError(f"no usable demo key for audit firm {firm}")
@@ -61,7 +63,7 @@ def signed(kind: Kind, data: dict[str, Any], trust: dict[str, Any],
             record = sign_record(record, keys[key_id], created)
         return record
     if kind is Kind.CERTIFICATE:
-        pair, when = _auditor_proof(trust, keys, data["audit"]["firm"], data["issued"])
+        pair, when = _auditor_proof(trust, keys, data["audit"]["firm"], data["issued"], created)
         record = sign_record(record, pair, when)
     secretariat = sorted(k for k in keys if keys[k].role == "secretariat" and k in valid)
     if not secretariat:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,3 +55,19 @@ def test_parallel_rendering_matches_serial(synthetic: Path, tmp_path: Path, monk
     names = sorted(p.relative_to(serial) for p in serial.rglob("index.html"))
     assert len(names) == 25 + 60 + 45
     assert all((serial / n).read_bytes() == (parallel / n).read_bytes() for n in names)
+
+
+def test_a_certificate_issued_ahead_is_signed_before_not_in_the_future(demo_keys: dict[str, Any]) -> None:
+    """Synthetic registries hold certificates issued after the bench's day; their
+    auditor proofs must not be dated after the secretariat's (SIG012)."""
+    from alureg.demo import signed
+    from alureg.loading import load_file
+
+    from .conftest import REPO
+
+    data = load_file(REPO / "certificates/CRT-000101.yaml").data
+    trust = load_file(REPO / "registry/trust.yaml").data
+    assert data is not None and trust is not None
+    data.update(issued="2027-01-10", valid_from="2027-01-10")
+    record = signed(Kind.CERTIFICATE, data, trust, demo_keys, created="2026-11-20T09:00:00Z")
+    assert sorted(p["created"] for p in record["proof"]) == ["2026-11-20T09:00:00Z", "2026-11-20T09:00:00Z"]
