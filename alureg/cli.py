@@ -330,7 +330,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     if repository is None and os.environ.get("GITHUB_REPOSITORY"):
         repository = f"{os.environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{os.environ['GITHUB_REPOSITORY']}"
     report = build(args.root, args.out, args.at, publisher=publisher, now=args.now,
-                   repository_url=repository, use_cache=not args.no_cache, strict=args.strict)
+                   repository_url=repository, use_cache=not args.no_cache, strict=args.strict,
+                   delete_in_background=True)
     print(f"published {len(report.result.valid)} records to {args.out} (status as of {report.at})")
     print(f"status snapshot {report.snapshot['sequence']}, expires {report.snapshot['expires']}, signed with {source}")
     history = f"{len(report.history.events)} changes from git" if report.history.available else "no git history"

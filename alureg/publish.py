@@ -68,15 +68,18 @@ class BuildReport:
 
 def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | None = None,
           now: dt.datetime | None = None,
-          repository_url: str | None = None, use_cache: bool = False, strict: bool = False) -> BuildReport:
+          repository_url: str | None = None, use_cache: bool = False, strict: bool = False,
+          delete_in_background: bool = False) -> BuildReport:
     """Check the registry and publish it to ``out``; on failure ``out`` is untouched.
 
     ``now`` stamps the status snapshot (default: the clock); ``at`` is the day of the
     status shown without JavaScript (default: the day of ``now``). ``publisher``
     signs the snapshot (default: the DEMO publisher key). Commits in the change
     history link to ``repository_url`` (default: alureg.toml's [repository] url).
-    ``strict`` refuses warnings too. ``use_cache`` reuses the check results of unchanged record files. Claim QR codes
-    are drawn by the claim pages in the holder's browser, not here."""
+    ``strict`` refuses warnings too. ``delete_in_background`` leaves the deletion
+    of the previous output to a detached process (alureg/swap.py). ``use_cache``
+    reuses the check results of unchanged record files. Claim QR codes are drawn by
+    the claim pages in the holder's browser, not here."""
     now = now or dt.datetime.now(dt.UTC)
     at = at or now.astimezone(dt.UTC).date().isoformat()
     publisher = publisher or demo_publisher()
@@ -107,7 +110,7 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
             report.feeds = write_feeds(model, folder)
 
     with stage("write"):  # what the stages inside do not count: the swap
-        write_atomically(out, write)
+        write_atomically(out, write, background=delete_in_background)
     stage.seconds["write"] -= sum(stage.seconds[s] for s in ("shell", "pages", "api", "snapshot", "search",
                                                              "feeds"))
     return report
