@@ -88,12 +88,13 @@ def _stamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def make_snapshot(records: Mapping[str, Mapping[str, Any]], trust: Mapping[str, Any], site_url: str,
+def make_snapshot(digests: Mapping[str, bytes], trust: Mapping[str, Any], site_url: str,
                   publisher: KeyPair, now: dt.datetime, days: int = SNAPSHOT_DAYS,
                   ) -> tuple[dict[str, Any], MerkleTree, list[str]]:
-    """The signed snapshot, its tree and the record ids in leaf order."""
-    ids = sorted(records)
-    tree = MerkleTree.build([record_digest(records[i]) for i in ids])
+    """The signed snapshot, its tree and the leaf ids in leaf order, from each leaf's
+    ``record_digest``."""
+    ids = sorted(digests)
+    tree = MerkleTree.build([digests[i] for i in ids])
     created = now.replace(microsecond=0)
     snapshot: dict[str, Any] = {
         "type": "status-snapshot",

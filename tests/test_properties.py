@@ -191,3 +191,21 @@ def test_yaml_line_breaks_inside_text_survive_the_writer() -> None:
 
     record = {"id": "X", "text": "a\x85b\u2028c\u2029d\ufeffe"}
     assert load_text(dump_record(record)).data == record
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(st.characters(exclude_categories=("Cs",))),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20)
+
+
+@FAST
+@given(JSONISH)
+def test_api_writer_equals_the_standard_library(data: Any) -> None:
+    """alureg/api.py writes indented JSON with orjson: the bytes json.dumps writes."""
+    import json
+
+    import orjson
+
+    expected = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True).encode()
+    assert orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) == expected

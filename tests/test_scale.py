@@ -158,3 +158,22 @@ def test_incremental_build_equals_cold_build(scratch: Scratch, monkeypatch: pyte
         with pytest.raises(PublishError):
             build(scratch.root, out, AT, now=now, use_cache=out == warm_out)
     assert _tree(warm_out) == _tree(cold_out) == later  # nothing published: the previous output stays
+
+
+def test_fast_writers_write_the_reference_bytes(claim_site: Path) -> None:
+    """The API's indented JSON (orjson) is what json.dumps writes; every claim bundle
+    (put together from its records' bytes) is the RFC 8785 encoding of its data."""
+    from alureg.signing import canonical
+
+    indented = 0
+    for path in sorted((claim_site / "api/v1").rglob("*.json")):
+        raw = path.read_bytes()
+        if raw.startswith((b"{\n", b"[\n")):
+            indented += 1
+            data = json.loads(raw)
+            assert raw.decode() == json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n", path
+    assert indented > 100
+    bundles = sorted((claim_site / "c").glob("*/claim.json"))
+    assert len(bundles) == 20
+    for path in bundles:
+        assert canonical(json.loads(path.read_bytes())) == path.read_bytes(), path
