@@ -1,6 +1,6 @@
 """What a claim page loads besides the trust list: the signed snapshot, and one
 bundle per claim (the claim, its holder, the certificates it rests on and their
-successors, with their Merkle paths). Written as RFC 8785 bytes, so that a changed
+successors, with the Merkle path of the claim's closure). Written as RFC 8785 bytes, so that a changed
 byte anywhere shows (alureg/verify.py, step 1).
 
 At 100,000 claims this stage canonicalised each record once per leaf, once per
@@ -76,8 +76,8 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
     _write(api / "snapshot-leaves.json", {"root": snapshot["root"], "sequence": snapshot["sequence"],
                                           "leaves": [[rid, digests[rid].hex()] for rid in ids]})
     for cid, bundle in bundles.items():
-        members = [bundle["claim"], bundle["holder"], *bundle["certificates"]]
-        bundle["paths"] = {r["id"]: tree.path(position[r["id"]]) for r in members}
-        bundle["paths"][cid + CLOSURE] = tree.path(position[cid + CLOSURE])
+        # The closure's path alone proves every record of the bundle (alureg/verify.py,
+        # step 5); records' own paths were half of each bundle's bytes.
+        bundle["paths"] = {cid + CLOSURE: tree.path(position[cid + CLOSURE])}
         _write_bytes(out / "c" / cid / "claim.json", bundle_bytes(bundle, encoded))
     return snapshot

@@ -4,8 +4,9 @@ are the current, complete publication (design.md, "The status snapshot").
 Each build signs, with a publisher key, a snapshot holding a sequence number that only
 grows, when it was made and when it expires (days, not months), the digest of the
 trust list, and the Merkle root over the digests of every record. A claim page then
-needs only its own few records plus their Merkle paths, not a list of 100,000 digests,
-to show that they belong to this snapshot (docs/adr/0008-snapshot.md).
+needs only its own few records plus one Merkle path (of the claim's closure leaf,
+which lists their digests), not a list of 100,000 digests, to show that they belong
+to this snapshot (docs/adr/0008-snapshot-and-claim-verification.md).
 
 Digest of a record: SHA-256 of its RFC 8785 form, proofs included. Merkle tree: leaf =
 SHA-256(0x00 ‖ digest), node = SHA-256(0x01 ‖ left ‖ right); an odd node at the end

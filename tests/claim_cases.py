@@ -74,6 +74,20 @@ def _revoked_key(site: Path, other: Path) -> None:
     _rewrite(path, bundle)
 
 
+def _holder_of_another_build(site: Path, other: Path) -> None:
+    """The holder record of the other build (renamed, signed): a valid record, not this one."""
+    path, bundle = _bundle(site, "CLM-10016")
+    bundle["holder"] = _bundle(other, "CLM-10016")[1]["holder"]
+    _rewrite(path, bundle)
+
+
+def _a_path_per_record(site: Path, other: Path) -> None:
+    """An extra path: the bundle is not in the published shape."""
+    path, bundle = _bundle(site, "CLM-10001")
+    bundle["paths"][bundle["holder"]["id"]] = bundle["paths"]["CLM-10001#closure"]
+    _rewrite(path, bundle)
+
+
 def _other_snapshot(site: Path, other: Path) -> None:
     shutil.copy(other / "api/v1/snapshot.json", site / "api/v1/snapshot.json")
 
@@ -116,7 +130,10 @@ CASES = [
     Case("stale-snapshot", "CLM-10001", "2026-12-03", "CANNOT-VERIFY", [
         "the registry data is out of date: the status snapshot expired on 2026-12-02T00:00:00Z"]),
     Case("snapshot-of-another-build", "CLM-10001", DAY, "CANNOT-VERIFY", [
-        "record CLM-10001 is not part of this status snapshot"], _other_snapshot),
+        "the records of claim CLM-10001 are not part of this status snapshot"], _other_snapshot),
+    Case("holder-of-another-build", "CLM-10016", DAY, "CANNOT-VERIFY", [
+        "the records of claim CLM-10016 are not part of this status snapshot"], _holder_of_another_build),
+    Case("extra-path", "CLM-10001", DAY, "CANNOT-VERIFY", ["the claim's records are incomplete"], _a_path_per_record),
     Case("lower-sequence", "CLM-10001", DAY, "CANNOT-VERIFY", [
         f"this status snapshot is older than one already seen (sequence {int(NOW.timestamp())} < "
         f"{int(NOW.timestamp()) + 1})"], lower_sequence=True),
