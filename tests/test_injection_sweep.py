@@ -62,11 +62,15 @@ def _poison(scratch: Scratch, round_: int) -> dict[Kind, list[str]]:
     return ids
 
 
-def _visit(page: Page, url: str) -> None:
+def _visit(page: Page, url: str, *, idle: bool = False) -> None:
+    """Open a page and wait for what writes into it after loading: the claim verdict,
+    the search results, or (``idle``) every request, as the watch list needs."""
     page.goto(url)
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("networkidle" if idle else "load")
     if "/c/" in url:
         page.wait_for_selector("#verdict[data-verdict]")
+    if "/search/" in url:
+        page.wait_for_selector("#supplier-search[data-ready]")
     assert page.evaluate("window.__pwned") == [], url
     assert page.locator(FOREIGN).count() == 0, url
     assert page.evaluate("""() => [...document.querySelectorAll('*')].flatMap(
@@ -96,9 +100,8 @@ def test_no_payload_runs_anywhere(round_: int, scratch: Scratch, tmp_path: Path,
                 _visit(page, url + pattern.format(id=record_id))
         page.goto(url + f"members/{ids[Kind.MEMBER][0]}/")
         page.click("button.watch-button")
-        _visit(page, url + "watch/")
-        _visit(page, url + "search/?q=pwn")
-        page.wait_for_selector("#supplier-search[data-ready]")
+        _visit(page, url + "watch/", idle=True)
+        _visit(page, url + "search/?q=pwn", idle=True)
         assert page.locator("#search-results tbody tr").count() > 0  # the payloads were indexed, as text
         page.goto(url + f"members/{ids[Kind.MEMBER][0]}/")
         assert page.get_by_text('<script>__pwn("', exact=False).count() + \
