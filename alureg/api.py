@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from .outputs import emit
 from .schema import all_schemas
 from .sitemodel import SiteModel
 
@@ -26,8 +27,7 @@ def _json(path: Path, data: Any) -> None:
     # The same bytes as json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True)
     # + "\n" for our data (tests/test_scale.py compares them), in C: the standard
     # library's encoder is pure Python once it indents (4 of the API's 7 s at 10,000).
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    emit(path, orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
 
 
 def _csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
@@ -37,7 +37,7 @@ def _csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
     for row in rows:
         # A leading =, +, - or @ would run as a formula in a spreadsheet (CSV injection).
         writer.writerow(["'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r" else v for v in row])
-    path.write_text(buffer.getvalue(), encoding="utf-8")
+    emit(path, buffer.getvalue().encode("utf-8"))
 
 
 def certificate_row(model: SiteModel, cid: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .outputs import emit
 from .signing import KeyPair, canonical
 from .sitemodel import SiteModel
 from .snapshot import make_snapshot, record_digest
@@ -46,8 +47,7 @@ def _write(path: Path, data: Any) -> None:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    emit(path, data)
 
 
 def bundle_bytes(bundle: dict[str, Any], encoded: Mapping[str, bytes]) -> bytes:

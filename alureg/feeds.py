@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from .dates import next_day
 from .history import Event
+from .outputs import emit
 from .records import Kind
 from .sitemodel import SiteModel
 
@@ -113,9 +114,9 @@ def write_feeds(model: SiteModel, out: Path) -> int:
     folder = out / "feeds"
     (folder / "members").mkdir(parents=True, exist_ok=True)
     everything = entries(model)
-    (folder / "changes.xml").write_bytes(_feed(model, "feeds/changes.xml", "all changes", everything))
-    (folder / "status.xml").write_bytes(
-        _feed(model, "feeds/status.xml", "status changes", (e for e in everything if e.is_status)))
+    emit(folder / "changes.xml", _feed(model, "feeds/changes.xml", "all changes", everything))
+    emit(folder / "status.xml",
+         _feed(model, "feeds/status.xml", "status changes", (e for e in everything if e.is_status)))
     by_member: dict[str, list[Entry]] = defaultdict(list)
     for entry in everything:
         if entry.holder is not None and entry.holder in model.members:
@@ -123,5 +124,5 @@ def write_feeds(model: SiteModel, out: Path) -> int:
     for mid in model.members:
         name = model.members[mid]["name"]
         path = f"feeds/members/{mid}.xml"
-        (out / path).write_bytes(_feed(model, path, f"{name} ({mid})", by_member.get(mid, [])))
+        emit(out / path, _feed(model, path, f"{name} ({mid})", by_member.get(mid, [])))
     return 2 + len(model.members)

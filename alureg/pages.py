@@ -24,6 +24,7 @@ from markupsafe import Markup
 
 from .datadict import fields
 from .feeds import record_link
+from .outputs import Entry, add_entries, emit, take_entries, worker_started
 from .qr import claim_url
 from .records import Kind
 from .rules import MUST_CERTIFY
@@ -77,10 +78,7 @@ def _render(name: str, **context: Any) -> str:
 
 
 def _write(path: Path, text: str) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode("utf-8")
-    path.write_bytes(data)
-    return len(data)
+    return emit(path, text.encode("utf-8"))
 
 
 def _common(model: SiteModel) -> dict[str, Any]:
@@ -131,13 +129,14 @@ _JOB: tuple[SiteModel, Path] | None = None  # set before forking workers, read b
 PARALLEL_FROM = 3000  # below this many pages, starting workers costs more than it saves
 
 
-def _render_chunk(chunk: list[tuple[str, str]]) -> Counter[str]:
+def _render_chunk(chunk: list[tuple[str, str]]) -> tuple[Counter[str], tuple[dict[str, Entry], int, int]]:
     assert _JOB is not None
     model, out = _JOB
+    worker_started()
     sizes: Counter[str] = Counter()
     for folder, rid in chunk:
         sizes[folder] += _write(out / folder / rid / "index.html", _PAGES[folder](model, rid))
-    return sizes
+    return sizes, take_entries()
 
 
 def write_record_pages(model: SiteModel, out: Path, workers: int | None = None) -> dict[str, int]:
@@ -152,12 +151,15 @@ def write_record_pages(model: SiteModel, out: Path, workers: int | None = None) 
     try:
         workers = workers or os.cpu_count() or 1
         if workers == 1 or len(jobs) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
-            return dict(_render_chunk(jobs))
+            sizes, entries = _render_chunk(jobs)
+            add_entries(*entries)
+            return dict(sizes)
         chunks = [jobs[i::workers * 4] for i in range(workers * 4)]
         total: Counter[str] = Counter()
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            for sizes in pool.map(_render_chunk, chunks):
+            for sizes, entries in pool.map(_render_chunk, chunks):
                 total.update(sizes)
+                add_entries(*entries)
         return dict(total)
     finally:
         _JOB = None

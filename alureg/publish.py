@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import outputs
 from .api import write_api
 from .bundles import write_snapshot
+from .caches import cache_dir
 from .check import CheckResult, check
 from .demo import demo_publisher
 from .errors import AluregError
@@ -64,6 +66,8 @@ class BuildReport:
     feeds: int = 0
     history: History = field(default_factory=History)
     stages: Stages = field(default_factory=Stages)
+    linked: int = 0  # files linked from the previous output (their bytes did not change)
+    written: int = 0  # files written (emitted by our writers; MkDocs and Pagefind write their own)
 
 
 def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | None = None,
@@ -95,7 +99,11 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
     model.repo_url = (repository_url or result.config.repository_url or "").rstrip("/") or None
     report = BuildReport(at, result, {}, history=model.history, stages=stage)
 
+    live, manifest = out.resolve(), cache_dir(out, "output")
+
     def write(folder: Path) -> None:
+        # With the cache, files whose bytes did not change are linked from the live output.
+        outputs.begin(folder, live if use_cache else folder / "no-previous-output", manifest)
         with stage("shell"), tempfile.TemporaryDirectory(prefix="alureg-shell-") as work:
             build_shell(folder, Path(work), fragments(model), f"{model.scheme} registry")
         with stage("pages"):
@@ -110,7 +118,12 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
             report.feeds = write_feeds(model, folder)
 
     with stage("write"):  # what the stages inside do not count: the swap
-        write_atomically(out, write, background=delete_in_background)
+        try:
+            write_atomically(out, write, background=delete_in_background)
+        except BaseException:
+            outputs.abandon()
+            raise
+        report.linked, report.written = outputs.finish(live, manifest)
     stage.seconds["write"] -= sum(stage.seconds[s] for s in ("shell", "pages", "api", "snapshot", "search",
                                                              "feeds"))
     return report

@@ -124,6 +124,7 @@ def test_incremental_build_equals_cold_build(scratch: Scratch, monkeypatch: pyte
         assert warm.keys() == cold.keys()
         assert [name for name in warm if warm[name] != cold[name]] == []
         assert (report.result.reused > 0) == reuse
+        assert report.linked > 0 or not reuse  # unchanged files came from the previous output
         return warm
 
     first = both(reuse=False)  # fills the cache
@@ -177,3 +178,24 @@ def test_fast_writers_write_the_reference_bytes(claim_site: Path) -> None:
     assert len(bundles) == 20
     for path in bundles:
         assert canonical(json.loads(path.read_bytes())) == path.read_bytes(), path
+
+
+def test_a_file_changed_in_the_live_output_is_written_again(scratch: Scratch, tmp_path: Path) -> None:
+    """Files are linked from the previous output only while they are as the manifest
+    says: one edited in place (a deploy step, a person) is rendered and written anew."""
+    import datetime as dt
+
+    from alureg.publish import build
+
+    now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
+    out = tmp_path / "public"
+    first = build(scratch.root, out, AT, now=now, use_cache=True)
+    assert first.linked == 0 and first.written > 200
+    page = out / "members/MEM-0001/index.html"
+    original = page.read_bytes()
+    page.write_bytes(original.replace(b"</main>", b"<p>edited in place</p></main>"))
+    again = build(scratch.root, out, AT, now=now, use_cache=True)
+    assert page.read_bytes() == original
+    assert again.linked == first.written - 1 and again.written == 1
+    build(scratch.root, tmp_path / "cold", AT, now=now)
+    assert _tree(out) == _tree(tmp_path / "cold")
