@@ -132,7 +132,8 @@ def main() -> None:
                 warm(root)
                 secs, mem, text = run(build, env)
                 rows.append((label, secs, mem / 1024))
-                stages += f"\n- {label}: " + next((line for line in text.splitlines() if line.startswith("stages")), "")
+                stages += f"\n- {label}: " + "; ".join(
+                    line for line in text.splitlines() if line.startswith(("stages", "files")))
             size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
             files = sum(1 for f in out.rglob("*") if f.is_file())
             notes.append(f"Published output: {size / 2**20:,.0f} MiB in {files:,} files.")
