@@ -139,7 +139,7 @@ def main() -> None:
     crashes = sorted(set(os.listdir(args.crashes)) - before)
     executions = int(runs[-1]) if runs else 0
     lines = [
-        "## Fuzzing",
+        f"## Fuzzing: {args.target}",
         "",
         f"`bench/fuzz_bench.py --seconds {args.seconds} --target {args.target}` (atheris, coverage-guided, "
         f"seeded with {SEEDS[args.target]}): "
