@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ class CheckResult:
     trust: TrustList
     findings: list[Finding]  # sorted
     reused: int = 0  # record files whose results came from the check cache
+    # Each record file as it was read: relative path -> (size, mtime_ns, inode, SHA-256)
+    files: dict[str, tuple[int, int, int, str]] = field(default_factory=dict)
 
     def ok(self, *, strict: bool = False) -> bool:
         fatal = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
@@ -186,6 +188,7 @@ def _check(root: Path, at: str, against: str | None, workers: int | None, use_ca
     cache = CheckCache.open(cache_dir(root, "check") / "records.json",
                             f"{code_digest()} {_trust_digest(trust_record, config)}") if use_cache else None
     rels = [relative(root, path) for _, path in files]
+    seen: dict[str, tuple[int, int, int, str]] = {}
     rest: list[tuple[Kind, Path]] = []
     index_of: list[int] = []
     for i, (kind, path) in enumerate(files):
@@ -194,15 +197,21 @@ def _check(root: Path, at: str, against: str | None, workers: int | None, use_ca
         rel = rels[i]
         entry = cache.lookup(rel, path) if cache is not None else None
         if entry is not None:
+            seen[rel] = entry.identity()
             record = None if entry.data is None else Record(kind, path, rel, entry.data)
             examined[i] = (record, _Examined(i, entry.data, entry.valid, list(entry.findings)))
         else:
             rest.append((kind, path))
             index_of.append(i)
+    for i, _ in trust_files:
+        if (entry := examined[i][1].entry) is not None:
+            seen[rels[i]] = entry.identity()
     for record, done in _examine_all(root, rest, usable, config, workers):
         examined[index_of[done.index]] = (record, done)
-        if cache is not None and done.entry is not None:
-            cache.store(rels[index_of[done.index]], done.entry)
+        if done.entry is not None:
+            seen[rels[index_of[done.index]]] = done.entry.identity()
+            if cache is not None:
+                cache.store(rels[index_of[done.index]], done.entry)
 
     for i in range(len(files)):
         record, done = examined[i]
@@ -217,4 +226,4 @@ def _check(root: Path, at: str, against: str | None, workers: int | None, use_ca
     findings += run_rules(Context(registry, valid, at))
     if against is not None:
         findings += rollback_findings(root, against, registry)
-    return CheckResult(config, registry, valid, trust, sorted(set(findings)), cache.hits if cache else 0)
+    return CheckResult(config, registry, valid, trust, sorted(set(findings)), cache.hits if cache else 0, seen)

@@ -5,8 +5,8 @@ verified again.
 A result is reused only when all of these are the same as when it was stored:
 - the file: its size, modification time and inode, or else its bytes (SHA-256; a file
   touched without a change is read and hashed, not parsed again). As in git, a file
-  modified within two seconds of the cache being written is always hashed, since
-  its time stamp cannot tell a later edit apart;
+  modified within two seconds before the check that stored it began is always
+  hashed, since its time stamp cannot tell a later edit apart;
 - the code and schemas that produced it (a digest of alureg/*.py, schemas/*.json and
   the versions of the libraries that parse, validate and verify);
 - the trust list and the pinned root keys (every proof is judged against them).
@@ -62,6 +62,10 @@ class Entry:
     valid: bool
     findings: list[Finding]
 
+    def identity(self) -> tuple[int, int, int, str]:
+        """The file as it was read: size, modification time, inode, SHA-256."""
+        return self.size, self.mtime_ns, self.inode, self.sha256
+
     def to_json(self) -> list[Any]:
         return [self.size, self.mtime_ns, self.inode, self.sha256, self.data, self.valid,
                 [[f.path, f.line, f.col, f.code, f.message] for f in self.findings]]
@@ -76,7 +80,8 @@ class Entry:
 class CheckCache:
     path: Path
     context: str  # code digest and trust digest: entries are valid only in it
-    written_ns: int = 0
+    written_ns: int = 0  # when the check that wrote the cache began
+    started_ns: int = field(default_factory=time.time_ns)  # when this check began (opened the cache)
     entries: dict[str, Entry] = field(default_factory=dict)
     hits: int = 0
     dirty: bool = False  # something to write back
@@ -132,7 +137,7 @@ class CheckCache:
                     rows.append(orjson.dumps(rel) + b":" + orjson.dumps(entry.to_json()))
                 except orjson.JSONEncodeError:
                     continue
-        head = orjson.dumps({"format": FORMAT, "context": self.context, "written_ns": time.time_ns()})
+        head = orjson.dumps({"format": FORMAT, "context": self.context, "written_ns": self.started_ns})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(head[:-1] + b',"entries":{' + b",".join(rows) + b"}}")

@@ -332,9 +332,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     report = build(args.root, args.out, args.at, publisher=publisher, now=args.now,
                    repository_url=repository, use_cache=not args.no_cache, strict=args.strict,
                    delete_in_background=True)
-    print(f"published {len(report.result.valid)} records to {args.out} (status as of {report.at})")
+    if report.kept:
+        print(f"nothing changed since the last build into {args.out}: its output stays as it is")
+    print(f"published {report.records} records to {args.out} (status as of {report.at})")
     print(f"status snapshot {report.snapshot['sequence']}, expires {report.snapshot['expires']}, signed with {source}")
-    history = f"{len(report.history.events)} changes from git" if report.history.available else "no git history"
+    history = f"{report.changes} changes from git" if report.history_available else "no git history"
     print(f"change history: {history}; {report.feeds} Atom feeds")
     if args.timings:
         print(report.stages.text())

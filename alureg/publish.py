@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import outputs
+from . import buildmemo, outputs
 from .api import write_api
 from .bundles import write_snapshot
 from .caches import cache_dir
@@ -24,7 +24,7 @@ from .check import CheckResult, check
 from .demo import demo_publisher
 from .errors import AluregError
 from .feeds import write_feeds
-from .history import History, read_history
+from .history import read_history
 from .pages import fragments, write_record_pages
 from .search import write_search_index
 from .shell import build_shell
@@ -60,14 +60,23 @@ class Stages:
 @dataclass
 class BuildReport:
     at: str
-    result: CheckResult
+    records: int  # records published
     snapshot: dict[str, Any]
     suppliers: int = 0
     feeds: int = 0
-    history: History = field(default_factory=History)
+    history_available: bool = False  # the registry is a git repository
+    changes: int = 0  # changes to records read from git
     stages: Stages = field(default_factory=Stages)
     linked: int = 0  # files linked from the previous output (their bytes did not change)
     written: int = 0  # files written (emitted by our writers; MkDocs and Pagefind write their own)
+    result: CheckResult | None = None  # None when nothing changed (alureg/buildmemo.py)
+    kept: bool = False  # nothing changed since the last build: its output stays as it is
+
+    _SUMMARY = ("at", "records", "snapshot", "suppliers", "feeds", "history_available", "changes")
+
+    def summary(self) -> dict[str, Any]:
+        """What the build command prints, kept by the build memo."""
+        return {name: getattr(self, name) for name in self._SUMMARY}
 
 
 def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | None = None,
@@ -88,6 +97,16 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
     at = at or now.astimezone(dt.UTC).date().isoformat()
     publisher = publisher or demo_publisher()
     stage = Stages()
+    live, manifest = out.resolve(), cache_dir(out, "output")
+    started = buildmemo.started()
+    if use_cache:
+        with stage("memo"):
+            memo_key = buildmemo.key(root, at, f"{publisher.key_id} {publisher.public_multibase}",
+                                     repository_url, strict)
+            kept = buildmemo.lookup(manifest, memo_key, root, out) if live.is_dir() else None
+        if kept is not None:
+            return BuildReport(**kept, stages=stage, kept=True)
+        buildmemo.forget(manifest)
     with stage("check"):
         result = check(root, at, use_cache=use_cache)
     if not result.ok(strict=strict):
@@ -97,9 +116,8 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
     with stage("history"):
         model.history = read_history(root, result.valid, result.trust)
     model.repo_url = (repository_url or result.config.repository_url or "").rstrip("/") or None
-    report = BuildReport(at, result, {}, history=model.history, stages=stage)
-
-    live, manifest = out.resolve(), cache_dir(out, "output")
+    report = BuildReport(at, len(result.valid), {}, history_available=model.history.available,
+                         changes=len(model.history.events), stages=stage, result=result)
 
     def write(folder: Path) -> None:
         # With the cache, files whose bytes did not change are linked from the live output.
@@ -126,4 +144,8 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
         report.linked, report.written = outputs.finish(live, manifest)
     stage.seconds["write"] -= sum(stage.seconds[s] for s in ("shell", "pages", "api", "snapshot", "search",
                                                              "feeds"))
+    if use_cache:
+        with stage("memo"):
+            buildmemo.save(manifest, buildmemo.Memo(memo_key, str(root.resolve()), started, result.files, {},
+                                                    report.summary()), out)
     return report

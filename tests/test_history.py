@@ -147,7 +147,7 @@ def test_changes_page_and_api(history_site: tuple[Path, Repo]) -> None:
 def test_site_without_git_says_so(tmp_path: Path, scratch: Scratch) -> None:
     out = tmp_path / "public"
     report = build(scratch.root, out, AT)
-    assert not report.history.available
+    assert not report.history_available
     html = (out / "certificates" / "CRT-000105" / "index.html").read_text(encoding="utf-8")
     assert "The change history is not part of this build" in html
     for feed in ("changes", "status"):  # expiries only: they need no history

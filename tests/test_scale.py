@@ -38,9 +38,10 @@ def test_parallel_check_equals_serial(scratch: Scratch, monkeypatch: pytest.Monk
 
 
 def _fresh_caches() -> None:
-    from alureg import checkcache, schema
+    from alureg import buildmemo, checkcache, schema
 
-    for cached in (checkcache.code_digest, schema.validator, schema.fast_validator, schema.resolved):
+    for cached in (checkcache.code_digest, schema.validator, schema.fast_validator, schema.resolved,
+                   buildmemo._sources_digest):
         cached.cache_clear()  # type: ignore[attr-defined]
 
 
@@ -117,14 +118,16 @@ def test_incremental_build_equals_cold_build(scratch: Scratch, monkeypatch: pyte
     now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
     warm_out, cold_out = tmp_path / "warm", tmp_path / "cold"
 
-    def both(at: str = AT, *, reuse: bool = True) -> dict[str, bytes]:
+    def both(at: str = AT, *, reuse: bool = True, kept: bool = False) -> dict[str, bytes]:
         report = build(scratch.root, warm_out, at, now=now, use_cache=True)
         build(scratch.root, cold_out, at, now=now, use_cache=False)
         warm, cold = _tree(warm_out), _tree(cold_out)
         assert warm.keys() == cold.keys()
         assert [name for name in warm if warm[name] != cold[name]] == []
-        assert (report.result.reused > 0) == reuse
-        assert report.linked > 0 or not reuse  # unchanged files came from the previous output
+        assert report.kept == kept  # nothing changed at all: the build memo kept the output
+        if not kept:
+            assert report.result is not None and (report.result.reused > 0) == reuse
+            assert report.linked > 0 or not reuse  # unchanged files came from the previous output
         return warm
 
     first = both(reuse=False)  # fills the cache
@@ -148,8 +151,9 @@ def test_incremental_build_equals_cold_build(scratch: Scratch, monkeypatch: pyte
         _fresh_caches()
 
     both("2027-06-30", reuse=False)  # the usual schemas again: checked again once
-    later = both("2027-06-30")  # statuses move with the day; the per-file results do not
+    later = both("2027-07-01")  # statuses move with the day; the per-file results do not
     assert later["index.html"] != renamed["index.html"]
+    assert both("2027-07-01", kept=True) == later  # the same inputs again
 
     def revoke(trust: dict[str, Any]) -> None:
         key = next(k for k in trust["keys"] if k["id"] == "auditor-aud-002")

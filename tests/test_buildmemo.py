@@ -1,0 +1,222 @@
+"""The build memo (alureg/buildmemo.py): a build whose inputs and output are as the
+last build left them keeps that output; any change to any input, or to the output
+itself, makes a full build whose output equals a cold build of the same inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from alureg import buildmemo, pages, shell
+from alureg.publish import BuildReport, build
+from alureg.signing import KeyPair
+
+from .conftest import AT, Scratch
+
+NOW = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
+LONG_AGO_NS = 1_700_000_000 * 10**9  # 2023-11-14: outside the racy window of any build here
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _inodes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_ino for p in folder.rglob("*") if p.is_file()}
+
+
+def _age(root: Path) -> None:
+    """Date every record file long ago, as in a registry edited days before its build."""
+    for path in root.rglob("*.yaml"):
+        os.utime(path, ns=(LONG_AGO_NS, LONG_AGO_NS))
+
+
+def _git(root: Path, *args: str) -> None:
+    env = {**os.environ, "GIT_AUTHOR_DATE": "2026-11-20T10:00:00Z", "GIT_COMMITTER_DATE": "2026-11-20T10:00:00Z",
+           "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "Test",
+           "GIT_COMMITTER_EMAIL": "t@example.org"}
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, env=env)
+
+
+def test_nothing_changed_keeps_the_output(scratch: Scratch, tmp_path: Path) -> None:
+    """Nothing is rendered, written or swapped: every output file is the same file."""
+    out = tmp_path / "public"
+    _age(scratch.root)
+    first = build(scratch.root, out, AT, now=NOW, use_cache=True)
+    assert not first.kept and first.result is not None
+    before, inodes = _tree(out), _inodes(out)
+    again = build(scratch.root, out, AT, now=NOW + dt.timedelta(hours=3), use_cache=True)
+    assert again.kept and again.result is None
+    assert again.summary() == first.summary()  # the same snapshot: the one the output holds
+    assert _inodes(out) == inodes and _tree(out) == before
+    assert set(again.stages.seconds) == {"memo"}
+    # Without the cache the memo is neither read nor trusted.
+    assert not build(scratch.root, out, AT, now=NOW, use_cache=False).kept
+
+
+def _publisher() -> KeyPair:
+    return KeyPair.generate("publisher-other", "publisher")
+
+
+Change = Callable[[Scratch, Path], dict[str, object]]
+
+
+def _record(s: Scratch, out: Path) -> dict[str, object]:
+    s.change("registry/members/MEM-0003.yaml", lambda d: d.update(name="Kalgoora Alumina Holdings Pty Ltd"))
+    return {}
+
+
+def _removed(s: Scratch, out: Path) -> dict[str, object]:
+    (s.root / "registry/claims/CLM-10001.yaml").unlink()
+    return {}
+
+
+def _config(s: Scratch, out: Path) -> dict[str, object]:
+    with (s.root / "alureg.toml").open("a", encoding="utf-8") as f:
+        f.write("\n# a comment is a change too\n")
+    return {}
+
+
+def _racy(s: Scratch, out: Path) -> dict[str, object]:
+    """Same size, same time stamp and inode, other bytes, inside the racy window."""
+    path = s.root / "registry/members/MEM-0003.yaml"
+    st = path.stat()
+    text = path.read_bytes()
+    assert b"Kalgoora" in text
+    with path.open("r+b") as f:
+        f.write(text.replace(b"Kalgoora", b"Kalgoorb"))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns, path.stat().st_ino) == \
+        (st.st_size, st.st_mtime_ns, st.st_ino)
+    return {"refused": True}  # the edit breaks the signature: the build must see it and refuse
+
+
+def _edited_output(s: Scratch, out: Path) -> dict[str, object]:
+    page = out / "members/MEM-0001/index.html"
+    page.write_bytes(page.read_bytes().replace(b"</main>", b"<p>edited</p></main>"))
+    return {}
+
+
+def _added_output(s: Scratch, out: Path) -> dict[str, object]:
+    (out / "stray.html").write_text("<p>not ours</p>")
+    return {}
+
+
+def _removed_output(s: Scratch, out: Path) -> dict[str, object]:
+    (out / "api/v1/trust.json").unlink()
+    return {}
+
+
+CHANGES: dict[str, Change] = {
+    "a record's bytes": _record,
+    "a record file removed": _removed,
+    "the configuration": _config,
+    "the date": lambda s, out: {"at": "2026-12-01"},
+    "the publisher key": lambda s, out: {"publisher": _publisher()},
+    "the repository URL": lambda s, out: {"repository_url": "https://git.example.org/registry"},
+    "strictness": lambda s, out: {"strict": True},
+    "a file in the output edited": _edited_output,
+    "a file added to the output": _added_output,
+    "a file removed from the output": _removed_output,
+}
+
+
+@pytest.mark.parametrize("name", list(CHANGES))
+def test_any_change_builds_again_and_equals_a_cold_build(name: str, scratch: Scratch, tmp_path: Path) -> None:
+    out, cold = tmp_path / "public", tmp_path / "cold"
+    _age(scratch.root)
+    build(scratch.root, out, AT, now=NOW, use_cache=True)
+    assert build(scratch.root, out, AT, now=NOW, use_cache=True).kept
+    options = CHANGES[name](scratch, out)
+    report = build(scratch.root, out, use_cache=True, **{"at": AT, "now": NOW, **options})  # type: ignore[arg-type]
+    assert not report.kept
+    build(scratch.root, cold, use_cache=False, **{"at": AT, "now": NOW, **options})  # type: ignore[arg-type]
+    assert _tree(out) == _tree(cold)
+    assert build(scratch.root, out, use_cache=True, **{"at": AT, "now": NOW, **options}).kept  # type: ignore[arg-type]
+
+
+def test_a_racy_edit_is_seen(scratch: Scratch, tmp_path: Path) -> None:
+    """A record edited in the same instant as the build read it (same size, time stamp
+    and inode) is compared by its bytes, and the build refuses the broken signature."""
+    from alureg.publish import PublishError
+
+    out = tmp_path / "public"
+    for path in scratch.root.rglob("*.yaml"):
+        os.utime(path)  # edited just now: within the racy window of the build that follows
+    build(scratch.root, out, AT, now=NOW, use_cache=True)
+    before = _tree(out)
+    _racy(scratch, out)
+    with pytest.raises(PublishError):
+        build(scratch.root, out, AT, now=NOW, use_cache=True)
+    assert _tree(out) == before
+
+
+def test_site_sources_are_inputs(scratch: Scratch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A changed template is a change (the site sources are hashed with the code)."""
+    site = tmp_path / "site"
+    shutil.copytree(pages.SITE_DIR, site)
+    out = tmp_path / "public"
+    for module in (pages, shell, buildmemo):
+        monkeypatch.setattr(module, "SITE_DIR", site)
+    caches = (buildmemo._sources_digest, pages.environment, pages._claim_css)
+    for cached in caches:
+        cached.cache_clear()
+    try:
+        build(scratch.root, out, AT, now=NOW, use_cache=True)
+        assert build(scratch.root, out, AT, now=NOW, use_cache=True).kept
+        css = site / "assets/claim.css"
+        css.write_text(css.read_text() + "\n/* a change */\n")
+        for cached in caches:
+            cached.cache_clear()
+        again = build(scratch.root, out, AT, now=NOW, use_cache=True)
+        assert not again.kept
+        assert b"/* a change */" in (out / "c/CLM-10001/index.html").read_bytes()
+    finally:
+        monkeypatch.undo()
+        for cached in caches:
+            cached.cache_clear()
+
+
+def test_the_change_history_is_an_input(scratch: Scratch, tmp_path: Path) -> None:
+    """A commit that touches no record keeps the output; rewording the commit that
+    changed a record (its subject is shown on the record's page) does not."""
+    root, out = scratch.root, tmp_path / "public"
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "Sample registry")
+    _age(root)  # after git wrote them: the index is older than the files, git still sees no change
+
+    def built() -> BuildReport:
+        return build(root, out, AT, now=NOW, use_cache=True)
+
+    built()
+    (root / "NOTES.md").write_text("notes\n")
+    _git(root, "add", "NOTES.md")
+    _git(root, "commit", "-q", "-m", "Notes, no record")
+    assert built().kept
+    _git(root, "commit", "-q", "--amend", "-m", "Notes, reworded")
+    assert built().kept
+    _git(root, "reset", "-q", "--soft", "HEAD~1")
+    _git(root, "commit", "-q", "--amend", "-m", "Sample registry, reworded")
+    report = built()
+    assert not report.kept
+    assert "Sample registry, reworded" in (out / "feeds/changes.xml").read_text()
+
+
+def test_the_build_command_says_so(scratch: Scratch, tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    command = [sys.executable, "build.py", "build", "--root", str(scratch.root), "--out", str(out),
+               "--at", AT]
+    repo = Path(__file__).resolve().parent.parent
+    first = subprocess.run(command, cwd=repo, capture_output=True, text=True, check=True)
+    assert "nothing changed" not in first.stdout
+    again = subprocess.run(command, cwd=repo, capture_output=True, text=True, check=True)
+    assert "nothing changed since the last build" in again.stdout
+    assert again.stdout.splitlines()[1:] == first.stdout.splitlines()
