@@ -13,9 +13,10 @@ The inputs, each compared exactly:
   the version of every installed Python package;
 - the change history: the newest commit on the branch's first-parent line that
   touched a record file (what `alureg/history.py` reads ends there).
-The output: every file of the live output, by size, modification time and inode,
-and no file more or less. A file edited, added or removed there by anyone else is a
-change, and the whole build runs (and puts it right).
+The output: every file and folder of the live output, by size, modification time
+and inode, and no file more or less (one digest of the listing). A file
+edited, added or removed there by anyone else is a change, and the whole build runs
+(and puts it right).
 
 On a match the published output stays as it is, snapshot included: a snapshot signed
 earlier the same day for the same records is still current (it expires days later).
@@ -26,9 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -44,6 +46,7 @@ from .pages import SITE_DIR
 from .records import record_files, relative
 
 FORMAT = 1
+USE_FIND = True  # GNU find lists the output; False: the walk in Python (tests compare both)
 Identity = tuple[int, int, int]  # size, mtime_ns, inode
 
 
@@ -82,42 +85,76 @@ def key(root: Path, at: str, publisher_id: str, repository_url: str | None, stri
     return h.hexdigest()
 
 
-def _walk(folder: Path) -> Iterator[os.DirEntry[str]]:
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                yield from _walk(Path(entry.path))
-            else:
-                yield entry
+def _walk_digest(folder: Path) -> str:
+    """The listing digest without GNU find: a sorted walk (slower: Python)."""
+    h = hashlib.sha256(b"python walk\n")
+
+    def walk(path: str, prefix: str) -> None:
+        with os.scandir(path) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                st = entry.stat(follow_symlinks=False)
+                h.update(f"{prefix}{entry.name}\0{st.st_size} {st.st_mtime_ns} {st.st_ino}\0"
+                         .encode("utf-8", "surrogateescape"))
+                if entry.is_dir(follow_symlinks=False):
+                    walk(entry.path, f"{prefix}{entry.name}/")
+
+    walk(str(folder), "")
+    return h.hexdigest()
 
 
-def _identities(top: Path, folder: Path) -> dict[str, Identity]:
-    out: dict[str, Identity] = {}
-    for entry in _walk(folder):
-        st = entry.stat(follow_symlinks=False)
-        out[os.path.relpath(entry.path, top)] = (st.st_size, st.st_mtime_ns, st.st_ino)
-    return out
+class OutputListing:
+    """A digest of every file and folder under the output: name, size, modification
+    time, inode. Not the change time: deleting the previous output (in the background)
+    changes that of every file linked from it. So, as with make or rsync, an edit in
+    place that puts back the size and the time stamp is not seen. GNU find lists 580,000 files in about 3 s here, in
+    another process (the record files are compared meanwhile); without it, a walk in
+    Python. Folders list in a stable order while they do not change."""
 
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.proc: subprocess.Popen[bytes] | None = None
+        find = shutil.which("find")
+        if USE_FIND and find and sys.platform.startswith("linux"):
+            self.proc = subprocess.Popen(  # noqa: S603 (fixed executable, our arguments)
+                [find, str(folder), "-mindepth", "1", "-printf", "%P\\0%s %T@ %i\\0"],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
-def output_files(out: Path) -> dict[str, Identity]:
-    """Every file under ``out``: relative path -> (size, mtime_ns, inode). Sub-folders
-    are walked by threads: on a virtual disk most of the time is waiting for it."""
-    out = out.resolve()
-    tops = sorted(os.scandir(out), key=lambda e: e.name)
-    files: dict[str, Identity] = {}
-    folders = [Path(e.path) for e in tops if e.is_dir(follow_symlinks=False)]
-    for e in tops:
-        if not e.is_dir(follow_symlinks=False):
-            st = e.stat(follow_symlinks=False)
-            files[e.name] = (st.st_size, st.st_mtime_ns, st.st_ino)
-    with ThreadPoolExecutor(8) as pool:
-        for part in pool.map(lambda f: _identities(out, f), folders):
-            files.update(part)
-    return files
+    def digest(self) -> str:
+        if self.proc is not None:
+            listing, _ = self.proc.communicate()
+            if self.proc.returncode == 0:
+                return hashlib.sha256(b"find\n" + listing).hexdigest()
+        return _walk_digest(self.folder)
 
 
 def _memo_file(cache_folder: Path) -> Path:
     return cache_folder / "build-memo.json"
+
+
+def _records_file(cache_folder: Path) -> Path:
+    return cache_folder / "build-memo-records.json"
+
+
+RecordIdentity = tuple[int, int, int, str]  # size, mtime_ns, inode, SHA-256 as the check read the file
+
+
+def _listing(names: list[str], stats: list[Identity]) -> str:
+    h = hashlib.sha256()
+    for name, (size, mtime_ns, inode) in zip(names, stats, strict=True):
+        h.update(f"{name}\0{size} {mtime_ns} {inode}\0".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def _record_stats(root: Path) -> tuple[list[str], list[Identity]]:
+    names, stats = [], []
+    for _, path in record_files(root):
+        names.append(relative(root, path))
+        try:
+            st = path.lstat()
+            stats.append((st.st_size, st.st_mtime_ns, st.st_ino))
+        except OSError:
+            stats.append((-1, -1, -1))
+    return names, stats
 
 
 @dataclass
@@ -127,18 +164,24 @@ class Memo:
     key: str
     root: str
     started_ns: int  # when that build began (files modified later than 2 s before are hashed)
-    records: dict[str, tuple[int, int, int, str]]  # record file -> size, mtime_ns, inode, SHA-256
-    output: dict[str, Identity]
+    records: dict[str, RecordIdentity]
     report: dict[str, Any]  # what the build printed (alureg/publish.py)
 
 
 def save(cache_folder: Path, memo: Memo, out: Path) -> None:
-    memo.output = output_files(out)
+    """Keep ``memo`` for the next build into ``out`` (after the swap: the live output)."""
+    listing = OutputListing(out.resolve())
+    names = sorted(memo.records)
+    stats: list[Identity] = [memo.records[n][:3] for n in names]
+    clean = all(mtime_ns < memo.started_ns - RACY_NS for _, mtime_ns, _ in stats)
+    head = {"format": FORMAT, "key": memo.key, "root": memo.root, "started_ns": memo.started_ns,
+            "records": _listing(names, stats), "clean": clean, "output": listing.digest(),
+            "report": memo.report}
     cache_folder.mkdir(parents=True, exist_ok=True)
-    path = _memo_file(cache_folder)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(orjson.dumps({"format": FORMAT, **memo.__dict__}))
-    tmp.replace(path)
+    for path, data in ((_records_file(cache_folder), memo.records), (_memo_file(cache_folder), head)):
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(orjson.dumps(data))
+        tmp.replace(path)
 
 
 def forget(cache_folder: Path) -> None:
@@ -146,45 +189,45 @@ def forget(cache_folder: Path) -> None:
     _memo_file(cache_folder).unlink(missing_ok=True)
 
 
-def _same_record(root: Path, rel: str, seen: list[Any], started_ns: int) -> bool:
+def _same_record(root: Path, rel: str, seen: list[Any], now: Identity, started_ns: int) -> bool:
     size, mtime_ns, inode, sha = seen
-    path = root / rel
+    if now == (size, mtime_ns, inode) and mtime_ns < started_ns - RACY_NS:
+        return True
     try:
-        st = path.lstat()
-        if (st.st_size, st.st_mtime_ns, st.st_ino) == (size, mtime_ns, inode) and mtime_ns < started_ns - RACY_NS:
-            return True
-        return bool(st.st_size == size and hashlib.sha256(path.read_bytes()).hexdigest() == sha)
+        return bool(now[0] == size and hashlib.sha256((root / rel).read_bytes()).hexdigest() == sha)
     except OSError:
         return False
+
+
+def _same_records(cache_folder: Path, root: Path, head: dict[str, Any]) -> bool:
+    """Every record file as the check of the last build read it, and no other."""
+    names, stats = _record_stats(root)
+    pairs = sorted(zip(names, stats, strict=True))
+    if head["clean"] and _listing([n for n, _ in pairs], [s for _, s in pairs]) == head["records"]:
+        return True  # the common case: one digest, no file read
+    try:
+        records: dict[str, list[Any]] = orjson.loads(_records_file(cache_folder).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    if len(names) != len(records) or any(n not in records for n in names):
+        return False  # a record file was added or removed
+    started_ns = int(head["started_ns"])
+    return all(_same_record(root, n, records[n], s, started_ns) for n, s in zip(names, stats, strict=True))
 
 
 def lookup(cache_folder: Path, build_key: str, root: Path, out: Path) -> dict[str, Any] | None:
     """The report of the last build if nothing it used or made has changed since."""
     try:
-        raw = orjson.loads(_memo_file(cache_folder).read_bytes())
-        if raw.get("format") != FORMAT or raw.get("key") != build_key or raw.get("root") != str(root.resolve()):
+        head = orjson.loads(_memo_file(cache_folder).read_bytes())
+        if head.get("format") != FORMAT or head.get("key") != build_key or head.get("root") != str(root.resolve()):
             return None
-        records: dict[str, list[Any]] = raw["records"]
-        started_ns = int(raw["started_ns"])
-        report: dict[str, Any] = raw["report"]
-        output: dict[str, list[int]] = raw["output"]
+        listing = OutputListing(out.resolve())  # runs beside the record files' comparison
+        same = _same_records(cache_folder, root, head)
+        output = listing.digest()
+        report: dict[str, Any] = head["report"]
+        return report if same and output == head["output"] else None
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
         return None  # missing, damaged or foreign: build
-    names = [relative(root, path) for _, path in record_files(root)]
-    if len(names) != len(records) or any(n not in records for n in names):
-        return None  # a record file was added or removed
-    chunks = [names[i:i + 5000] for i in range(0, len(names), 5000)]
-    with ThreadPoolExecutor(8) as pool:
-        same = pool.map(lambda part: all(_same_record(root, n, records[n], started_ns) for n in part), chunks)
-        if not all(same):
-            return None
-    try:
-        now = output_files(out)
-    except OSError:
-        return None
-    if now.keys() != output.keys() or any(list(now[n]) != output[n] for n in now):
-        return None
-    return report
 
 
 def started() -> int:

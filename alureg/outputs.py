@@ -4,12 +4,13 @@ is hard-linked from it instead of written again.
 A large registry's output is 580,000 files and 2.4 GB (100,000 certificates); on a
 virtual disk, writing them costs more than rendering them, and a merged pull request
 changes a few of them. A manifest kept with the caches (outside the registry and the
-output) lists, for each file of the live output, its size, modification time and
-SHA-256. A build still renders every file into its new folder (the swap stays atomic,
-alureg/swap.py); when the bytes hash to the digest of the live file at the same path,
-and that file's size and time still match the manifest (nobody changed it since), the
-new folder gets a hard link to it. Same bytes either way: tests compare a build that
-links with a cold one.
+output) lists, for each file of the live output, its size, modification time, inode
+and SHA-256. A build still renders every file into its new folder (the swap stays
+atomic, alureg/swap.py); when the bytes hash to the digest of the live file at the
+same path, and that file's size, time and inode still match the manifest (nobody
+changed it since; an editor's save is a new inode), the new folder gets a hard link
+to it. Same bytes either way: tests compare a build that links with a cold one (and
+with a page replaced by one of the same size and time, tests/test_buildmemo.py).
 
 Writers call ``emit``; ``begin`` and ``finish`` (alureg/publish.py) set up and save
 the manifest. Forked page workers return the entries they made (``take_entries``).
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import orjson
 
-Entry = list[int | str]  # [size, mtime_ns, sha256 hex]
+Entry = list[int | str]  # [size, mtime_ns, inode, sha256 hex]
 
 
 @dataclass
@@ -52,11 +53,11 @@ def emit(path: Path, data: bytes) -> int:
     digest = hashlib.sha256(data).hexdigest()
     before = run.manifest.get(rel)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if run.live is not None and before is not None and before[2] == digest:
+    if run.live is not None and before is not None and len(before) == 4 and before[3] == digest:
         try:
             source = run.live / rel
             st = os.stat(source)
-            if [st.st_size, st.st_mtime_ns] == before[:2]:
+            if [st.st_size, st.st_mtime_ns, st.st_ino] == before[:3]:
                 os.link(source, path)
                 run.entries[rel] = before
                 run.linked += 1
@@ -65,7 +66,7 @@ def emit(path: Path, data: bytes) -> int:
             pass  # gone, or another file system: write it
     path.write_bytes(data)
     st = os.stat(path)
-    run.entries[rel] = [st.st_size, st.st_mtime_ns, digest]
+    run.entries[rel] = [st.st_size, st.st_mtime_ns, st.st_ino, digest]
     run.written += 1
     return len(data)
 

@@ -146,6 +146,6 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
                                                              "feeds"))
     if use_cache:
         with stage("memo"):
-            buildmemo.save(manifest, buildmemo.Memo(memo_key, str(root.resolve()), started, result.files, {},
+            buildmemo.save(manifest, buildmemo.Memo(memo_key, str(root.resolve()), started, result.files,
                                                     report.summary()), out)
     return report

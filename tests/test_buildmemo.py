@@ -114,6 +114,19 @@ def _removed_output(s: Scratch, out: Path) -> dict[str, object]:
     return {}
 
 
+def _replaced_output(s: Scratch, out: Path) -> dict[str, object]:
+    """Replaced by another file of the same size and time stamp (as an editor saves,
+    or `cp -p`): the inode tells."""
+    page = out / "members/MEM-0001/index.html"
+    st = page.stat()
+    other = page.with_name("edited.tmp")
+    other.write_bytes(page.read_bytes().replace(b"<main", b"<MAIN", 1))
+    os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
+    other.replace(page)
+    assert (page.stat().st_size, page.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    return {}
+
+
 CHANGES: dict[str, Change] = {
     "a record's bytes": _record,
     "a record file removed": _removed,
@@ -125,6 +138,7 @@ CHANGES: dict[str, Change] = {
     "a file in the output edited": _edited_output,
     "a file added to the output": _added_output,
     "a file removed from the output": _removed_output,
+    "a file in the output replaced, same size and time": _replaced_output,
 }
 
 
@@ -140,6 +154,19 @@ def test_any_change_builds_again_and_equals_a_cold_build(name: str, scratch: Scr
     build(scratch.root, cold, use_cache=False, **{"at": AT, "now": NOW, **options})  # type: ignore[arg-type]
     assert _tree(out) == _tree(cold)
     assert build(scratch.root, out, use_cache=True, **{"at": AT, "now": NOW, **options}).kept  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("change", [_edited_output, _added_output, _removed_output, _replaced_output])
+def test_the_output_listing_without_find(change: Change, scratch: Scratch, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where GNU find is missing, the walk in Python sees the same changes."""
+    monkeypatch.setattr(buildmemo, "USE_FIND", False)
+    out = tmp_path / "public"
+    build(scratch.root, out, AT, now=NOW, use_cache=True)
+    assert build(scratch.root, out, AT, now=NOW, use_cache=True).kept
+    assert buildmemo.OutputListing(out).proc is None
+    change(scratch, out)
+    assert not build(scratch.root, out, AT, now=NOW, use_cache=True).kept
 
 
 def test_a_racy_edit_is_seen(scratch: Scratch, tmp_path: Path) -> None:
