@@ -68,16 +68,16 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
     bundles = {cid: claim_bundle(model, cid) for cid in sorted(model.claims)}
     for cid, b in bundles.items():
         digests[cid + CLOSURE] = record_digest(closure(b, digests))
-    snapshot, tree, ids = make_snapshot(digests, model.trust, model.site_url, publisher, now)
-    position = {rid: i for i, rid in enumerate(ids)}
+    snapshot, tree = make_snapshot(digests, model.trust, model.site_url, publisher, now)
     api = out / "api" / "v1"
     _write(api / "snapshot.json", snapshot)
     _write(api / "trust.json", model.trust)
-    _write(api / "snapshot-leaves.json", {"root": snapshot["root"], "sequence": snapshot["sequence"],
-                                          "leaves": [[rid, digests[rid].hex()] for rid in ids]})
+    _write(api / "snapshot-leaves.json", {"shards": snapshot["shards"], "sequence": snapshot["sequence"],
+                                          "leaves": [[rid, digests[rid].hex()] for rid in sorted(digests)]})
     for cid, bundle in bundles.items():
         # The closure's path alone proves every record of the bundle (alureg/verify.py,
-        # step 5); records' own paths were half of each bundle's bytes.
-        bundle["paths"] = {cid + CLOSURE: tree.path(position[cid + CLOSURE])}
+        # step 5); records' own paths were half of each bundle's bytes. It leads to the
+        # root of the closure's shard: a change elsewhere leaves the bundle as it was.
+        bundle["paths"] = {cid + CLOSURE: tree.path(cid + CLOSURE)}
         _write_bytes(out / "c" / cid / "claim.json", bundle_bytes(bundle, encoded))
     return snapshot

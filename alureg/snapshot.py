@@ -3,15 +3,22 @@ are the current, complete publication (design.md, "The status snapshot").
 
 Each build signs, with a publisher key, a snapshot holding a sequence number that only
 grows, when it was made and when it expires (days, not months), the digest of the
-trust list, and the Merkle root over the digests of every record. A claim page then
-needs only its own few records plus one Merkle path (of the claim's closure leaf,
-which lists their digests), not a list of 100,000 digests, to show that they belong
-to this snapshot (docs/adr/0008-snapshot-and-claim-verification.md).
+trust list, and the Merkle roots of the shards of the records' digests. A claim page
+then needs only its own few records plus one Merkle path (of the claim's closure
+leaf, which lists their digests), not a list of 100,000 digests, to show that they
+belong to this snapshot (docs/adr/0008-snapshot-and-claim-verification.md).
+
+Shards: a leaf belongs to shard ``SHA-256(id)[0] >> (8 - log2 n)`` of ``n`` shards,
+``n`` a power of two, at most 256, about one per 1,024 leaves (one for a small
+registry). With one tree, any changed record changed every leaf's path, so every
+claim bundle of the site (100,000 files) was rewritten and re-uploaded on each merged
+pull request; now only the bundles in the shards of the changed leaves change
+(docs/adr/0012-scale.md).
 
 Digest of a record: SHA-256 of its RFC 8785 form, proofs included. Merkle tree: leaf =
 SHA-256(0x00 ‖ digest), node = SHA-256(0x01 ‖ left ‖ right); an odd node at the end
-of a level moves up unchanged; leaves are ordered by record id. site/assets/verify.js
-implements the same.
+of a level moves up unchanged; leaves are ordered by record id within their shard; an
+empty shard's root is SHA-256 of nothing. site/assets/verify.js implements the same.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from typing import Any
 from .signing import KeyPair, canonical, sign_record
 
 SNAPSHOT_DAYS = 7
+MAX_SHARDS = 256
+LEAVES_PER_SHARD = 1024
 Path = list[list[str]]  # [[sibling hex, "L" or "R"], ...] from the leaf up
 
 
@@ -70,7 +79,7 @@ class MerkleTree:
         return out
 
 
-_HEX = re.compile(r"^[0-9a-f]{64}$")
+HEX = re.compile(r"[0-9a-f]{64}")  # lower-case hex of a SHA-256, matched whole
 
 
 def root_from_path(digest: bytes, path: Path) -> bytes:
@@ -78,11 +87,51 @@ def root_from_path(digest: bytes, path: Path) -> bytes:
     that no two spellings of a path are accepted."""
     h = _leaf(digest)
     for sibling_hex, side in path:
-        if side not in ("L", "R") or not isinstance(sibling_hex, str) or not _HEX.match(sibling_hex):
+        if side not in ("L", "R") or not isinstance(sibling_hex, str) or not HEX.fullmatch(sibling_hex):
             raise ValueError("malformed Merkle path")
         sibling = bytes.fromhex(sibling_hex)
         h = _node(sibling, h) if side == "L" else _node(h, sibling)
     return h
+
+
+def shard_count(leaves: int) -> int:
+    """A power of two, at most MAX_SHARDS, with about LEAVES_PER_SHARD leaves each."""
+    n = 1
+    while n < MAX_SHARDS and n * LEAVES_PER_SHARD < leaves:
+        n *= 2
+    return n
+
+
+def shard_of(leaf_id: str, shards: int) -> int:
+    """The shard of a leaf; ``shards`` must be a power of two up to 256."""
+    if shards < 1 or shards > MAX_SHARDS or shards & (shards - 1):
+        raise ValueError("malformed shard count")
+    return hashlib.sha256(leaf_id.encode()).digest()[0] >> (8 - shards.bit_length() + 1)
+
+
+@dataclass
+class ShardedTree:
+    """One Merkle tree per shard, leaves in id order within each."""
+
+    trees: list[MerkleTree]
+    position: dict[str, tuple[int, int]]  # leaf id -> (shard, index in the shard)
+
+    @classmethod
+    def build(cls, digests: Mapping[str, bytes]) -> ShardedTree:
+        count = shard_count(len(digests))
+        members: list[list[str]] = [[] for _ in range(count)]
+        for leaf_id in sorted(digests):
+            members[shard_of(leaf_id, count)].append(leaf_id)
+        position = {leaf_id: (k, i) for k, ids in enumerate(members) for i, leaf_id in enumerate(ids)}
+        return cls([MerkleTree.build([digests[i] for i in ids]) for ids in members], position)
+
+    @property
+    def roots(self) -> list[str]:
+        return [t.root.hex() for t in self.trees]
+
+    def path(self, leaf_id: str) -> Path:
+        shard, index = self.position[leaf_id]
+        return self.trees[shard].path(index)
 
 
 def _stamp(moment: dt.datetime) -> str:
@@ -91,11 +140,9 @@ def _stamp(moment: dt.datetime) -> str:
 
 def make_snapshot(digests: Mapping[str, bytes], trust: Mapping[str, Any], site_url: str,
                   publisher: KeyPair, now: dt.datetime, days: int = SNAPSHOT_DAYS,
-                  ) -> tuple[dict[str, Any], MerkleTree, list[str]]:
-    """The signed snapshot, its tree and the leaf ids in leaf order, from each leaf's
-    ``record_digest``."""
-    ids = sorted(digests)
-    tree = MerkleTree.build([digests[i] for i in ids])
+                  ) -> tuple[dict[str, Any], ShardedTree]:
+    """The signed snapshot and its trees, from each leaf's ``record_digest``."""
+    tree = ShardedTree.build(digests)
     created = now.replace(microsecond=0)
     snapshot: dict[str, Any] = {
         "type": "status-snapshot",
@@ -104,8 +151,8 @@ def make_snapshot(digests: Mapping[str, bytes], trust: Mapping[str, Any], site_u
         "sequence": int(created.timestamp()),
         "created": _stamp(created),
         "expires": _stamp(created + dt.timedelta(days=days)),
-        "records": len(ids),
-        "root": tree.root.hex(),
+        "records": len(digests),
+        "shards": tree.roots,
         "trust": record_digest(trust).hex(),
     }
-    return sign_record(snapshot, publisher, _stamp(created)), tree, ids
+    return sign_record(snapshot, publisher, _stamp(created)), tree

@@ -19,7 +19,7 @@ from .bundles import CLOSURE, closure
 from .config import Config
 from .records import Kind
 from .signing import SigningError, canonical
-from .snapshot import record_digest, root_from_path
+from .snapshot import HEX, record_digest, root_from_path, shard_of
 from .status import StatusIndex, claim_status, member_status
 from .trust import TrustList, check_proof, verify_record
 
@@ -109,12 +109,16 @@ def _verify(trust_raw: bytes, snapshot_raw: bytes, bundle_raw: bytes, config: Co
         raise _Fail("the claim's records are incomplete")
 
     # 5. The claim's closure, the digest of every record its verdict rests on, is in the
-    #    snapshot's Merkle tree: one path proves them all (a changed, older or missing
-    #    record changes the closure), so records carry no paths of their own.
-    root = bytes.fromhex(snapshot["root"])
-    if set(bundle["paths"]) != {claim["id"] + CLOSURE}:
+    #    snapshot's Merkle tree of its shard: one path proves them all (a changed, older
+    #    or missing record changes the closure), so records carry no paths of their own.
+    leaf = claim["id"] + CLOSURE
+    shards = snapshot["shards"]
+    if not isinstance(shards, list) or not all(isinstance(r, str) and HEX.fullmatch(r) for r in shards):
+        raise ValueError("malformed shard roots")
+    root = bytes.fromhex(shards[shard_of(leaf, len(shards))])
+    if set(bundle["paths"]) != {leaf}:
         raise _Fail("the claim's records are incomplete")
-    if root_from_path(record_digest(closure(bundle)), bundle["paths"][claim["id"] + CLOSURE]) != root:
+    if root_from_path(record_digest(closure(bundle)), bundle["paths"][leaf]) != root:
         raise _Fail(f"the records of claim {claim['id']} are not part of this status snapshot")
 
     # 6. Status at the viewer's day.

@@ -103,6 +103,20 @@ def claim_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sharded_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample site as claim_site, its snapshot in 32 shards (as a registry of
+    about 30,000 records would be): 4 leaves per shard instead of 1,024."""
+    from alureg import snapshot
+
+    from .claim_cases import build_base
+
+    root = tmp_path_factory.mktemp("sharded")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(snapshot, "LEAVES_PER_SHARD", 4)
+        return build_base(root / "public")
+
+
+@pytest.fixture(scope="session")
 def other_site(tmp_path_factory: pytest.TempPathFactory, demo_keys: dict[str, KeyPair]) -> Path:
     """A second build, a day later with one record changed: its snapshot is foreign."""
     from .claim_cases import build_other

@@ -10,15 +10,16 @@ import pytest
 import zxingcpp
 from PIL import Image
 
+from alureg import snapshot as snapshot_module
 from alureg.cli import main
 from alureg.config import load_config
 from alureg.qr import BORDER, PNG_SCALE, claim_url
-from alureg.snapshot import MerkleTree, root_from_path
+from alureg.snapshot import MerkleTree, ShardedTree, root_from_path, shard_count, shard_of
 from alureg.targets import claim_from_target
 from alureg.verify import verify_files, verify_site
 
-from .claim_cases import CASES, NOW, SITE_URL, Case, moment, prepare
-from .conftest import REPO
+from .claim_cases import CASES, DAY, NOW, SITE_URL, Case, moment, prepare
+from .conftest import REPO, Scratch
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -130,6 +131,66 @@ def test_merkle_paths(n: int) -> None:
         assert root_from_path(d, tree.path(i)) == tree.root
         if n > 1:
             assert root_from_path(d, tree.path((i + 1) % n)) != tree.root
+
+
+@pytest.mark.parametrize(("leaves", "shards"), [(0, 1), (104, 1), (1024, 1), (1025, 2), (30_000, 32),
+                                               (320_000, 256), (10_000_000, 256)])
+def test_shard_count(leaves: int, shards: int) -> None:
+    assert shard_count(leaves) == shards
+
+
+def test_one_changed_leaf_changes_one_shard_only() -> None:
+    """The point of the shards: a change leaves every other shard's root, and the path
+    of every leaf outside the changed shard, as they were."""
+    import hashlib
+
+    digests = {f"REC-{i:05d}": hashlib.sha256(str(i).encode()).digest() for i in range(5000)}
+    tree = ShardedTree.build(digests)
+    assert len(tree.trees) == 8 and sum(len(t.levels[0]) for t in tree.trees) == 5000
+    for leaf_id, d in digests.items():
+        shard = shard_of(leaf_id, 8)
+        assert root_from_path(d, tree.path(leaf_id)) == tree.trees[shard].root
+        assert root_from_path(d, tree.path(leaf_id)) not in (t.root for k, t in enumerate(tree.trees) if k != shard)
+    changed = ShardedTree.build({**digests, "REC-00042": b"\x00" * 32})
+    moved = [k for k in range(8) if changed.roots[k] != tree.roots[k]]
+    assert moved == [shard_of("REC-00042", 8)]
+    assert all(changed.path(i) == tree.path(i) for i in digests if shard_of(i, 8) not in moved)
+    with pytest.raises(ValueError):
+        shard_of("REC-00042", 3)
+
+
+def test_sharded_snapshot_verifies_every_claim_as_one_tree(sharded_site: Path, claim_site: Path) -> None:
+    import json
+
+    snapshot = json.loads((sharded_site / "api/v1/snapshot.json").read_bytes())
+    assert len(snapshot["shards"]) == 32
+    one = json.loads((claim_site / "api/v1/snapshot.json").read_bytes())
+    assert len(one["shards"]) == 1
+    config = load_config(REPO)
+    for claim in sorted(p.name for p in (claim_site / "c").iterdir()):
+        sharded = verify_site(sharded_site, claim, config, moment(DAY))
+        single = verify_site(claim_site, claim, config, moment(DAY))
+        assert (sharded.word, sharded.reasons) == (single.word, single.reasons), claim
+
+
+def test_a_changed_record_changes_only_the_bundles_of_its_shards(scratch: Scratch, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from alureg.publish import build
+
+    monkeypatch.setattr(snapshot_module, "LEAVES_PER_SHARD", 4)
+    build(scratch.root, tmp_path / "before", DAY, now=NOW)
+    scratch.change("registry/members/MEM-0201.yaml", lambda d: d.update(name=d["name"] + " Group"))
+    build(scratch.root, tmp_path / "after", DAY, now=NOW)
+    roots = [json.loads((tmp_path / side / "api/v1/snapshot.json").read_bytes())["shards"]
+             for side in ("before", "after")]
+    moved = {k for k in range(32) if roots[0][k] != roots[1][k]}
+    claims = sorted(p.name for p in (tmp_path / "before/c").iterdir())
+    changed = {c for c in claims if (tmp_path / "before/c" / c / "claim.json").read_bytes()
+               != (tmp_path / "after/c" / c / "claim.json").read_bytes()}
+    assert changed == {c for c in claims if shard_of(c + "#closure", 32) in moved}
+    assert 0 < len(changed) < len(claims) // 2
 
 
 def test_snapshot_fields(claim_site: Path) -> None:

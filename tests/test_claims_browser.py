@@ -58,6 +58,35 @@ def test_claim_page_agrees_with_python(case: Case, claim_site: Path, other_site:
     assert title == {"VALID": "Valid", "NOT-VALID": "Not valid", "CANNOT-VERIFY": "Cannot be verified"}[word]
 
 
+def test_sharded_snapshot_in_the_browser(sharded_site: Path, tmp_path: Path, browser: Browser) -> None:
+    """Every sample claim, its snapshot in 32 shards: the page finds the claim's shard
+    root as Python does; a re-signed snapshot with a shard count that is not a power
+    of two is refused by both."""
+    from alureg.demo import demo_publisher
+    from alureg.signing import canonical, sign_record
+
+    config = load_config(REPO)
+    claims = sorted(p.name for p in (sharded_site / "c").iterdir())
+    with serve(sharded_site) as url:
+        for claim in claims:
+            python = verify_site(sharded_site, claim, config, moment(DAY))
+            word, reasons, _, problems = page_verdict(browser, f"{url}c/{claim}/", DAY)
+            assert (word, reasons) == (python.word, python.reasons), claim
+            assert problems == []
+    assert {verify_site(sharded_site, c, config, moment(DAY)).word for c in claims} == {"VALID", "NOT-VALID"}
+
+    site = prepare(CASES[0], sharded_site, sharded_site, tmp_path / "site")
+    path = site / "api/v1/snapshot.json"
+    snapshot = json.loads(path.read_bytes())
+    body = {k: v for k, v in snapshot.items() if k != "proof"}
+    body["shards"] = body["shards"][:3]
+    path.write_bytes(canonical(sign_record(body, demo_publisher(), snapshot["created"])))
+    python = verify_site(site, "CLM-10001", config, moment(DAY))
+    assert (python.word, python.reasons) == ("CANNOT-VERIFY", ["the published files are malformed"])
+    with serve(site) as url:
+        assert page_verdict(browser, f"{url}c/CLM-10001/", DAY)[:2] == (python.word, python.reasons)
+
+
 @pytest.mark.parametrize("name", ["api/v1/trust.json", "api/v1/snapshot.json", "c/CLM-10001/claim.json"])
 def test_changing_one_byte_on_a_running_server_flips_to_cannot_verify(name: str, claim_site: Path, tmp_path: Path,
                                                                       browser: Browser) -> None:

@@ -127,6 +127,14 @@
     return h.then(hex);
   }
 
+  function shardRoot(shards, leafId) {
+    var n = Array.isArray(shards) ? shards.length : 0;
+    if (n < 1 || n > 256 || (n & (n - 1)) !== 0 || !shards.every(function (r) { return typeof r === "string" && /^[0-9a-f]{64}$/.test(r); })) {
+      throw new Error("malformed shard roots");
+    }
+    return sha256(enc.encode(leafId)).then(function (h) { return shards[h[0] >> (8 - Math.log2(n))]; });
+  }
+
   function closureOf(bundle) {
     var records = [bundle.claim, bundle.holder].concat(bundle.certificates);
     return Promise.all(records.map(digest)).then(function (ds) {
@@ -196,10 +204,13 @@
       if (claim.holder !== holder.id || claim.certificates.some(function (c) { return ids.indexOf(c) < 0; })) throw new Fail("the claim's records are incomplete");
       // 5. The claim's closure (the digest of every record its verdict rests on) is in
       //    the snapshot's Merkle tree: one path proves them all.
-      if (Object.keys(bundle.paths).join() !== claim.id + "#closure") throw new Fail("the claim's records are incomplete");
-      return closureOf(bundle).then(digest).then(function (d) { return rootFromPath(d, bundle.paths[claim.id + "#closure"]); });
-    }).then(function (root) {
-      if (root !== snapshot.root) throw new Fail("the records of claim " + claim.id + " are not part of this status snapshot");
+      //    The path leads to the root of the leaf's shard (alureg/snapshot.py, shard_of).
+      var leaf = claim.id + "#closure";
+      if (Object.keys(bundle.paths).join() !== leaf) throw new Fail("the claim's records are incomplete");
+      return Promise.all([closureOf(bundle).then(digest).then(function (d) { return rootFromPath(d, bundle.paths[leaf]); }),
+                          shardRoot(snapshot.shards, leaf)]);
+    }).then(function (roots) {
+      if (roots[0] !== roots[1]) throw new Fail("the records of claim " + claim.id + " are not part of this status snapshot");
       remember(pins.site, snapshot.sequence);
       // 6. Status at the viewer's day.
       var data = statusData(bundle), day = stamp(now).slice(0, 10);
