@@ -131,6 +131,10 @@ def test_merkle_paths(n: int) -> None:
         assert root_from_path(d, tree.path(i)) == tree.root
         if n > 1:
             assert root_from_path(d, tree.path((i + 1) % n)) != tree.root
+            path = tree.path(i)
+            for spelling in (path[0][0] + "\n", path[0][0].upper(), " " + path[0][0]):
+                with pytest.raises(ValueError):  # one spelling only
+                    root_from_path(d, [[spelling, path[0][1]], *path[1:]])
 
 
 @pytest.mark.parametrize(("leaves", "shards"), [(0, 1), (104, 1), (1024, 1), (1025, 2), (30_000, 32),
