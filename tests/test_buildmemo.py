@@ -156,15 +156,21 @@ def test_any_change_builds_again_and_equals_a_cold_build(name: str, scratch: Scr
     assert build(scratch.root, out, use_cache=True, **{"at": AT, "now": NOW, **options}).kept  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("use_find", [True, False], ids=["find", "python"])
 @pytest.mark.parametrize("change", [_edited_output, _added_output, _removed_output, _replaced_output])
-def test_the_output_listing_without_find(change: Change, scratch: Scratch, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where GNU find is missing, the walk in Python sees the same changes."""
-    monkeypatch.setattr(buildmemo, "USE_FIND", False)
+def test_the_output_listing_by_units(change: Change, use_find: bool, scratch: Scratch, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large folders are listed by separate GNU finds (or, without it, walks in
+    Python): each sees the same changes. The sample's folders are small, so units are
+    made of folders of 8 entries or more here."""
+    monkeypatch.setattr(buildmemo, "USE_FIND", use_find)
+    monkeypatch.setattr(buildmemo, "UNIT_ENTRIES", 8)
     out = tmp_path / "public"
     build(scratch.root, out, AT, now=NOW, use_cache=True)
+    listing = buildmemo.OutputListing(out)
+    assert {"members/", "c/", "api/v1/"} <= set(listing.units)
+    assert listing.uses_find == use_find and listing.digest() == buildmemo.OutputListing(out).digest()
     assert build(scratch.root, out, AT, now=NOW, use_cache=True).kept
-    assert buildmemo.OutputListing(out).proc is None
     change(scratch, out)
     assert not build(scratch.root, out, AT, now=NOW, use_cache=True).kept
 
