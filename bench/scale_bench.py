@@ -147,7 +147,7 @@ def main() -> None:
                 rows.append((label, median(times), peak / 1024))
                 middle = texts[sorted(range(len(times)), key=times.__getitem__)[len(times) // 2]]
                 stages += f"\n- {label} ({', '.join(f'{t:.1f}' for t in times)} s; the median run): " + "; ".join(
-                    line for line in middle.splitlines() if line.startswith(("stages", "files", "nothing")))
+                    line for line in middle.splitlines() if line.startswith(("stages", "peak", "files", "nothing")))
             size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
             files = sum(1 for f in out.rglob("*") if f.is_file())
             notes.append(f"Published output: {size / 2**20:,.0f} MiB in {files:,} files.")
@@ -167,8 +167,17 @@ def main() -> None:
             some = every[:args.mkdocs_pages]
             secs, mem = mkdocs(some, Path(tmp))
             rows.append((f"Material for MkDocs {len(some):,} pages (not in nav)", secs, mem / 1024))
+            all_pages = len(every) / (len(some) / secs)
             notes.append(f"Material for MkDocs renders {len(some) / secs:.0f} pages/s here: "
-                         f"{len(every) / (len(some) / secs):.0f} s for all {len(every):,} records at that rate.")
+                         f"{all_pages:.0f} s for all {len(every):,} records at that rate.")
+            cold = next((r[1] for r in rows if r[0].startswith("build, cold")), None)
+            if cold is not None:
+                ratio = ("Ratios: our cold build / plain Material for MkDocs (one page per record) = "
+                         f"{cold / all_pages:.2f}")
+                if result is not None:
+                    ratio += f"; our cold build / Hugo (pages only: no check, signatures, API or search) = " \
+                             f"{cold / result[0]:.1f}"
+                notes.append(ratio + ".")
     for name, secs, mem in rows:
         print(f"{name}: {secs:.1f} s, peak {mem:.0f} MiB")
     for note in notes:
