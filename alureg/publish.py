@@ -8,6 +8,7 @@ the static API (alureg/api.py).
 from __future__ import annotations
 
 import datetime as dt
+import resource
 import tempfile
 import time
 from collections.abc import Iterator
@@ -38,10 +39,12 @@ class PublishError(AluregError):
 
 
 class Stages:
-    """Wall time of each build stage, so the next bottleneck is visible (build --timings)."""
+    """Wall time of each build stage, and the process's peak memory when it ended, so
+    the next bottleneck is visible (build --timings)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_mib: dict[str, int] = {}
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
@@ -50,11 +53,13 @@ class Stages:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+            self.peak_mib[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
 
     def text(self) -> str:
         total = sum(self.seconds.values())
         parts = ", ".join(f"{name} {secs:.1f}" for name, secs in self.seconds.items())
-        return f"stages (s): {parts}; total {total:.1f}"
+        peaks = ", ".join(f"{name} {mib:,}" for name, mib in self.peak_mib.items())
+        return f"stages (s): {parts}; total {total:.1f}\npeak memory at the end of each stage (MiB): {peaks}"
 
 
 @dataclass

@@ -250,6 +250,9 @@ def test_the_build_command_says_so(scratch: Scratch, tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parent.parent
     first = subprocess.run(command, cwd=repo, capture_output=True, text=True, check=True)
     assert "nothing changed" not in first.stdout
-    again = subprocess.run(command, cwd=repo, capture_output=True, text=True, check=True)
-    assert "nothing changed since the last build" in again.stdout
-    assert again.stdout.splitlines()[1:] == first.stdout.splitlines()
+    again = subprocess.run([*command, "--timings"], cwd=repo, capture_output=True, text=True, check=True)
+    lines = again.stdout.splitlines()
+    assert "nothing changed since the last build" in lines[0]
+    assert lines[1:4] == first.stdout.splitlines()
+    assert lines[4].startswith("stages (s): memo ")
+    assert lines[5].startswith("peak memory at the end of each stage (MiB): memo ")
