@@ -130,17 +130,23 @@ class CheckCache:
         nothing changed. An entry JSON cannot hold (an integer beyond 64 bits) is left out."""
         if not self.dirty and keep == self.entries.keys():
             return
-        rows: list[bytes] = []
-        for rel, entry in self.entries.items():
-            if rel in keep:
-                try:
-                    rows.append(orjson.dumps(rel) + b":" + orjson.dumps(entry.to_json()))
-                except orjson.JSONEncodeError:
-                    continue
         head = orjson.dumps({"format": FORMAT, "context": self.context, "written_ns": self.started_ns})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(head[:-1] + b',"entries":{' + b",".join(rows) + b"}}")
+        # Written entry by entry: joining 220,000 entries first held the 260 MB file
+        # three times over in memory at the check's peak.
+        with tmp.open("wb", buffering=1 << 20) as f:
+            f.write(head[:-1] + b',"entries":{')
+            separator = b""
+            for rel, entry in self.entries.items():
+                if rel in keep:
+                    try:
+                        row = orjson.dumps(rel) + b":" + orjson.dumps(entry.to_json())
+                    except orjson.JSONEncodeError:
+                        continue
+                    f.write(separator + row)
+                    separator = b","
+            f.write(b"}}")
         tmp.replace(self.path)
 
 
