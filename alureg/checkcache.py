@@ -31,8 +31,10 @@ import orjson
 
 from . import schema
 from .findings import Finding
+from .loading import share_strings
 
-FORMAT = 1
+FORMAT = 2  # JSON lines: a head, one entry per line, an end mark
+_END = b'"end"\n'
 RACY_NS = 2_000_000_000
 _LIBRARIES = ("PyYAML", "jsonschema", "jsonschema-rs", "orjson", "rfc8785", "base58", "cryptography")
 
@@ -88,14 +90,28 @@ class CheckCache:
 
     @classmethod
     def open(cls, path: Path, context: str) -> CheckCache:
+        """Read the cache a line (an entry) at a time: the whole 260 MB file and its
+        parsed form are never held at once, and the entries' short strings are shared
+        as the loader shares them (alureg/loading.py)."""
         cache = cls(path, context)
         try:
-            raw = orjson.loads(path.read_bytes())
-            if raw.get("format") == FORMAT and raw.get("context") == context:
-                cache.written_ns = int(raw["written_ns"])
-                cache.entries = {rel: Entry.from_json(row) for rel, row in raw["entries"].items()}
+            with path.open("rb") as f:
+                head = orjson.loads(f.readline())
+                if head.get("format") != FORMAT or head.get("context") != context:
+                    return cache
+                written_ns = int(head["written_ns"])
+                entries: dict[str, Entry] = {}
+                for line in f:
+                    if line == _END:
+                        cache.written_ns, cache.entries = written_ns, entries
+                        break
+                    rel, *row = orjson.loads(line)
+                    entry = Entry.from_json(row)
+                    if entry.data is not None:
+                        share_strings(entry.data)
+                    entries[rel] = entry
         except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-            cache.entries = {}  # missing, damaged or foreign: start afresh
+            cache.entries = {}  # missing, damaged, cut short or foreign: start afresh
         return cache
 
     def lookup(self, rel: str, path: Path) -> Entry | None:
@@ -133,20 +149,17 @@ class CheckCache:
         head = orjson.dumps({"format": FORMAT, "context": self.context, "written_ns": self.started_ns})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        # Written entry by entry: joining 220,000 entries first held the 260 MB file
-        # three times over in memory at the check's peak.
+        # One entry per line, written as it is encoded: joining 220,000 entries first
+        # held the 260 MB file three times over in memory at the check's peak.
         with tmp.open("wb", buffering=1 << 20) as f:
-            f.write(head[:-1] + b',"entries":{')
-            separator = b""
+            f.write(head + b"\n")
             for rel, entry in self.entries.items():
                 if rel in keep:
                     try:
-                        row = orjson.dumps(rel) + b":" + orjson.dumps(entry.to_json())
+                        f.write(orjson.dumps([rel, *entry.to_json()]) + b"\n")
                     except orjson.JSONEncodeError:
                         continue
-                    f.write(separator + row)
-                    separator = b","
-            f.write(b"}}")
+            f.write(_END)
         tmp.replace(self.path)
 
 

@@ -91,14 +91,22 @@ def test_check_cache_never_changes_a_result(scratch: Scratch, monkeypatch: pytes
     assert both("2027-06-30") == 83  # another day: the rules run again, the per-file results hold
 
 
-def test_check_cache_ignores_a_damaged_file(scratch: Scratch) -> None:
+@pytest.mark.parametrize("damage", ["cut mid-line", "cut after a line", "a line replaced", "no end mark"])
+def test_check_cache_ignores_a_damaged_file(damage: str, scratch: Scratch) -> None:
+    """A cache file cut short (even at a line's end) or damaged is not used at all."""
     from alureg.caches import cache_dir
 
     check(scratch.root, AT, use_cache=True)
     path = cache_dir(scratch.root, "check") / "records.json"
-    path.write_bytes(path.read_bytes()[:1000])
+    lines = path.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 83 + 2 and lines[-1] == b'"end"\n'  # head, an entry per record file, end mark
+    path.write_bytes({"cut mid-line": b"".join(lines)[:1000],
+                      "cut after a line": b"".join(lines[:10]),
+                      "a line replaced": b"".join([*lines[:5], b"[1, 2]\n", *lines[6:]]),
+                      "no end mark": b"".join(lines[:-1])}[damage])
     result = check(scratch.root, AT, use_cache=True)
     assert result.reused == 0 and result.ok()
+    assert check(scratch.root, AT, use_cache=True).reused == 83  # written afresh by the check before
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
