@@ -96,7 +96,10 @@ class CheckCache:
         cache = cls(path, context)
         try:
             with path.open("rb") as f:
-                head = orjson.loads(f.readline())
+                first = f.readline(4096)  # the head is short; an older format is one long line
+                if not first.endswith(b"\n"):
+                    return cache
+                head = orjson.loads(first)
                 if head.get("format") != FORMAT or head.get("context") != context:
                     return cache
                 written_ns = int(head["written_ns"])

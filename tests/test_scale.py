@@ -91,7 +91,8 @@ def test_check_cache_never_changes_a_result(scratch: Scratch, monkeypatch: pytes
     assert both("2027-06-30") == 83  # another day: the rules run again, the per-file results hold
 
 
-@pytest.mark.parametrize("damage", ["cut mid-line", "cut after a line", "a line replaced", "no end mark"])
+@pytest.mark.parametrize("damage", ["cut mid-line", "cut after a line", "a line replaced", "no end mark",
+                                    "the older format"])
 def test_check_cache_ignores_a_damaged_file(damage: str, scratch: Scratch) -> None:
     """A cache file cut short (even at a line's end) or damaged is not used at all."""
     from alureg.caches import cache_dir
@@ -103,7 +104,9 @@ def test_check_cache_ignores_a_damaged_file(damage: str, scratch: Scratch) -> No
     path.write_bytes({"cut mid-line": b"".join(lines)[:1000],
                       "cut after a line": b"".join(lines[:10]),
                       "a line replaced": b"".join([*lines[:5], b"[1, 2]\n", *lines[6:]]),
-                      "no end mark": b"".join(lines[:-1])}[damage])
+                      "no end mark": b"".join(lines[:-1]),
+                      # format 1 was one JSON document on one line: not read whole to find out
+                      "the older format": b'{"format":1,"entries":{' + b"0" * 10_000 + b"}}"}[damage])
     result = check(scratch.root, AT, use_cache=True)
     assert result.reused == 0 and result.ok()
     assert check(scratch.root, AT, use_cache=True).reused == 83  # written afresh by the check before

@@ -249,8 +249,11 @@ def test_the_review_guide_can_be_followed(repo: Repo, capsys: pytest.CaptureFixt
                     repo.git(*shlex.split(part)[1:])
             else:
                 assert line == "make serve", line
-    checks = [out for line, out in ran if " check " in line]
-    assert checks and all(out.startswith("OK: 85 records checked") for out in checks)
+    checks = [out.splitlines()[-1] for line, out in ran if " check " in line]
+    # The guide's commands check as of today: the sample registry's later warnings (a
+    # member whose certificate has since expired) may come and go, errors may not.
+    assert checks and all(re.fullmatch(r"OK: 85 records checked as of [\d-]+: 0 errors, \d+ warnings?", out)
+                          for out in checks), checks
     diff_out = next(out for line, out in ran if " diff " in line)
     assert "certificate CRT-000132 added" in diff_out and "signed by: auditor-aud-002 (auditor, AUD-002)" in diff_out
 
