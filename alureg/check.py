@@ -78,7 +78,7 @@ class _Examined:
     data: dict[str, Any] | None  # None: the file did not load
     valid: bool  # passed its schema
     findings: list[Finding]
-    entry: Entry | None = None  # for the check cache (None: nothing to keep)
+    entry: Entry | None = None  # the file as read, for the caches (None: it could not be read)
 
 
 def _examine(root: Path, index: int, kind: Kind, path: Path, trust: TrustList | None,
@@ -188,7 +188,6 @@ def _check(root: Path, at: str, against: str | None, workers: int | None, use_ca
     cache = CheckCache.open(cache_dir(root, "check") / "records.json",
                             f"{code_digest()} {_trust_digest(trust_record, config)}") if use_cache else None
     rels = [relative(root, path) for _, path in files]
-    seen: dict[str, tuple[int, int, int, str]] = {}
     rest: list[tuple[Kind, Path]] = []
     index_of: list[int] = []
     for i, (kind, path) in enumerate(files):
@@ -197,25 +196,22 @@ def _check(root: Path, at: str, against: str | None, workers: int | None, use_ca
         rel = rels[i]
         entry = cache.lookup(rel, path) if cache is not None else None
         if entry is not None:
-            seen[rel] = entry.identity()
             record = None if entry.data is None else Record(kind, path, rel, entry.data)
-            examined[i] = (record, _Examined(i, entry.data, entry.valid, list(entry.findings)))
+            examined[i] = (record, _Examined(i, entry.data, entry.valid, list(entry.findings), entry))
         else:
             rest.append((kind, path))
             index_of.append(i)
-    for i, _ in trust_files:
-        if (entry := examined[i][1].entry) is not None:
-            seen[rels[i]] = entry.identity()
     for record, done in _examine_all(root, rest, usable, config, workers):
         examined[index_of[done.index]] = (record, done)
-        if done.entry is not None:
-            seen[rels[index_of[done.index]]] = done.entry.identity()
-            if cache is not None:
-                cache.store(rels[index_of[done.index]], done.entry)
+        if cache is not None and done.entry is not None:
+            cache.store(rels[index_of[done.index]], done.entry)
 
+    seen: dict[str, tuple[int, int, int, str]] = {}  # each file as read (CheckResult.files)
     for i in range(len(files)):
         record, done = examined[i]
         findings += done.findings
+        if done.entry is not None:
+            seen[rels[i]] = done.entry.identity()
         if record is not None:
             registry.records.append(record)
             if done.valid:

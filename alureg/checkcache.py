@@ -126,17 +126,11 @@ class CheckCache:
             st = path.lstat()
         except OSError:
             return None
-        racy = entry.mtime_ns >= self.written_ns - RACY_NS
-        same_status = (st.st_size, st.st_mtime_ns, st.st_ino) == (entry.size, entry.mtime_ns, entry.inode)
-        if not same_status or racy:
-            try:
-                if hashlib.sha256(path.read_bytes()).hexdigest() != entry.sha256:
-                    return None
-            except OSError:
-                return None
-            if not same_status:
-                entry.size, entry.mtime_ns, entry.inode = st.st_size, st.st_mtime_ns, st.st_ino
-                self.dirty = True
+        if not unchanged(path, st, entry.identity(), self.written_ns):
+            return None
+        if (st.st_size, st.st_mtime_ns, st.st_ino) != (entry.size, entry.mtime_ns, entry.inode):
+            entry.size, entry.mtime_ns, entry.inode = st.st_size, st.st_mtime_ns, st.st_ino
+            self.dirty = True
         self.hits += 1
         return entry
 
@@ -164,6 +158,25 @@ class CheckCache:
                         continue
             f.write(_END)
         tmp.replace(self.path)
+
+
+def unchanged(path: Path | str, st: os.stat_result, seen: tuple[int, int, int, str] | list[Any],
+              started_ns: int) -> bool:
+    """Whether the file at ``path`` (now of status ``st``) still holds the bytes it held
+    when it was read as ``seen`` (size, mtime_ns, inode, SHA-256) by a run that began at
+    ``started_ns``: the same status, or else the same bytes. As in git, a file modified
+    within RACY_NS before that run began is always hashed (the check cache, the build
+    memo)."""
+    size, mtime_ns, inode, sha = seen
+    if (st.st_size, st.st_mtime_ns, st.st_ino) == (size, mtime_ns, inode) and mtime_ns < started_ns - RACY_NS:
+        return True
+    if st.st_size != size:
+        return False
+    try:
+        with open(path, "rb") as f:
+            return bool(hashlib.sha256(f.read()).hexdigest() == sha)
+    except OSError:
+        return False
 
 
 def file_entry(raw: bytes, st: os.stat_result, data: dict[str, Any] | None, valid: bool,

@@ -74,16 +74,23 @@ class Registry:
     root: Path
     records: list[Record] = field(default_factory=list)
 
-def record_files(root: Path) -> Iterator[tuple[Kind, Path]]:
-    """Every file that should hold a record, in a stable order (by name)."""
+def record_names(root: Path) -> Iterator[tuple[Kind, str]]:
+    """Every file that should hold a record, relative to ``root`` with forward
+    slashes, in a stable order (by name)."""
     for kind, rel in KIND_FILES.items():
-        yield kind, root / rel
+        yield kind, rel
     for kind, rel in KIND_DIRS.items():
         folder = root / rel
         if folder.is_dir():
             for name in sorted(os.listdir(folder)):  # names, not Paths: 23× cheaper to sort (0.02 s for 100,000)
                 if not name.startswith("."):
-                    yield kind, folder / name
+                    yield kind, f"{rel}/{name}"
+
+
+def record_files(root: Path) -> Iterator[tuple[Kind, Path]]:
+    """Every file that should hold a record, in a stable order (by name)."""
+    for kind, rel in record_names(root):
+        yield kind, root / rel
 
 
 def relative(root: Path, path: Path) -> str:

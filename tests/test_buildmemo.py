@@ -84,7 +84,7 @@ def _config(s: Scratch, out: Path) -> dict[str, object]:
     return {}
 
 
-def _racy(s: Scratch, out: Path) -> dict[str, object]:
+def _racy(s: Scratch) -> None:
     """Same size, same time stamp and inode, other bytes, inside the racy window."""
     path = s.root / "registry/members/MEM-0003.yaml"
     st = path.stat()
@@ -94,8 +94,7 @@ def _racy(s: Scratch, out: Path) -> dict[str, object]:
         f.write(text.replace(b"Kalgoora", b"Kalgoorb"))
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert (path.stat().st_size, path.stat().st_mtime_ns, path.stat().st_ino) == \
-        (st.st_size, st.st_mtime_ns, st.st_ino)
-    return {"refused": True}  # the edit breaks the signature: the build must see it and refuse
+        (st.st_size, st.st_mtime_ns, st.st_ino)  # the edit breaks the signature: the build must see it
 
 
 def _edited_output(s: Scratch, out: Path) -> dict[str, object]:
@@ -175,6 +174,29 @@ def test_the_output_listing_by_units(change: Change, use_find: bool, scratch: Sc
     assert not build(scratch.root, out, AT, now=NOW, use_cache=True).kept
 
 
+def test_a_changed_record_stops_the_output_listing(scratch: Scratch, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once a record file differs the build runs anyway: the listing of the output is
+    stopped, not waited for."""
+    monkeypatch.setattr(buildmemo, "UNIT_ENTRIES", 8)
+    out = tmp_path / "public"
+    _age(scratch.root)
+    build(scratch.root, out, AT, now=NOW, use_cache=True)
+    _record(scratch, out)
+    made: list[buildmemo.OutputListing] = []
+    real = buildmemo.OutputListing.__init__
+
+    def spy(self: buildmemo.OutputListing, folder: Path) -> None:
+        real(self, folder)
+        made.append(self)
+
+    monkeypatch.setattr(buildmemo.OutputListing, "__init__", spy)
+    assert not build(scratch.root, out, AT, now=NOW, use_cache=True).kept
+    looked_up = made[0]  # the second listing is the new output's, for the next build
+    assert looked_up.cancelled and looked_up.units and all(p.poll() is not None for p in looked_up.procs)
+    assert len(made) == 2 and not made[1].cancelled
+
+
 def test_a_racy_edit_is_seen(scratch: Scratch, tmp_path: Path) -> None:
     """A record edited in the same instant as the build read it (same size, time stamp
     and inode) is compared by its bytes, and the build refuses the broken signature."""
@@ -185,7 +207,7 @@ def test_a_racy_edit_is_seen(scratch: Scratch, tmp_path: Path) -> None:
         os.utime(path)  # edited just now: within the racy window of the build that follows
     build(scratch.root, out, AT, now=NOW, use_cache=True)
     before = _tree(out)
-    _racy(scratch, out)
+    _racy(scratch)
     with pytest.raises(PublishError):
         build(scratch.root, out, AT, now=NOW, use_cache=True)
     assert _tree(out) == before
