@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from .outputs import emit
+from .outputs import emit, reuse
+from .pagememo import PageMemo, file_digest, page_digest
 from .schema import all_schemas
 from .sitemodel import SiteModel
 
@@ -23,11 +24,16 @@ API = "api/v1"
 CHANGES = 1000  # newest changes in changes.json; git holds them all
 
 
-def _json(path: Path, data: Any) -> None:
+def _json(path: Path, data: Any, inputs: str | None = None) -> None:
     # The same bytes as json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True)
     # + "\n" for our data (tests/test_scale.py compares them), in C: the standard
     # library's encoder is pure Python once it indents (4 of the API's 7 s at 10,000).
-    emit(path, orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    emit(path, orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n", inputs)
+
+
+def status_doc(model: SiteModel, mid: str) -> dict[str, Any]:
+    """What the watch list recomputes at view time for a member (site/assets/watch.js)."""
+    return model.status_data([mid], model.certs_of.get(mid, []))
 
 
 def _csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
@@ -86,7 +92,9 @@ def claim_row(model: SiteModel, cid: str) -> dict[str, Any]:
     }
 
 
-def write_api(model: SiteModel, out: Path) -> None:
+def write_api(model: SiteModel, out: Path, memo: PageMemo | None = None) -> None:
+    """Every API file. With ``memo``, record and status documents made from the same
+    inputs as the live ones are kept without being made (alureg/pagememo.py)."""
     api = out / API
     listed = [m for m in sorted(model.members) if model.listed(m)]
     members = [member_row(model, m) for m in listed]
@@ -102,9 +110,15 @@ def write_api(model: SiteModel, out: Path) -> None:
     for folder, records in (("members", model.members), ("certificates", model.certificates),
                             ("claims", model.claims), ("audit-firms", model.firms)):
         for rid, data in records.items():
-            _json(api / folder / f"{rid}.json", data)
-    for mid in model.members:  # what the watch list recomputes at view time (site/assets/watch.js)
-        _json(api / "status" / f"{mid}.json", model.status_data([mid], model.certs_of.get(mid, [])))
+            path = api / folder / f"{rid}.json"
+            inputs = file_digest(*memo, f"{API}/{folder}", rid) if memo else None  # the record as loaded
+            if inputs is None or reuse(path, inputs) is None:
+                _json(path, data, inputs)
+    for mid in model.members:
+        path = api / "status" / f"{mid}.json"
+        inputs = page_digest(model, *memo, "status", mid) if memo else None
+        if inputs is None or reuse(path, inputs) is None:
+            _json(path, status_doc(model, mid), inputs)
     _json(api / "changes.json", {**meta, "history_available": model.history.available, "changes": [
         {"time": e.time, "commit": e.commit, **e.change.as_dict()} for e in model.history.newest(CHANGES)]})
     _json(api / "standards.json", model.standards)

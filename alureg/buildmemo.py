@@ -52,7 +52,7 @@ Identity = tuple[int, int, int]  # size, mtime_ns, inode
 
 
 @cache
-def _sources_digest() -> str:
+def sources_digest() -> str:
     """Code, schemas, site sources and every installed package's version."""
     h = hashlib.sha256(code_digest().encode())
     repo = SITE_DIR.parent
@@ -77,7 +77,7 @@ def _history_head(root: Path) -> str:
 
 def key(root: Path, at: str, publisher_id: str, repository_url: str | None, strict: bool) -> str:
     """Every input of a build but its record files and its output."""
-    h = hashlib.sha256(f"format {FORMAT}\n{_sources_digest()}\n{at}\n{publisher_id}\n{repository_url}\n"
+    h = hashlib.sha256(f"format {FORMAT}\n{sources_digest()}\n{at}\n{publisher_id}\n{repository_url}\n"
                        f"{strict}\n{_history_head(root)}\n".encode())
     try:
         h.update((root / CONFIG_FILE).read_bytes())

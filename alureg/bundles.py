@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .outputs import emit
+import orjson
+
+from .outputs import emit, reuse
 from .signing import KeyPair, canonical
 from .sitemodel import SiteModel
 from .snapshot import make_snapshot, record_digest
@@ -61,13 +63,17 @@ def bundle_bytes(bundle: dict[str, Any], encoded: Mapping[str, bytes]) -> bytes:
 
 
 def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Path, publisher: KeyPair,
-                   now: dt.datetime) -> dict[str, Any]:
+                   now: dt.datetime, shared: str | None = None) -> dict[str, Any]:
     """Sign the snapshot over every record and every claim's closure; write it, the
     trust list, the list of leaves and the claim bundles. Returns the snapshot.
 
     Memory: records' canonical bytes are not all held at once (220,000 of them were
     940 MB at this stage's peak); a bundle's records are encoded again when it is
-    written, members (the holders of many claims) once."""
+    written, members (the holders of many claims) once.
+
+    With ``shared`` (the page memo's shared key, alureg/pagememo.py), a bundle whose
+    closure digest and Merkle path are those of the live one is kept without being
+    put together: those two fix every byte of it."""
     digests = {rid: hashlib.sha256(canonical(r)).digest() for rid, r in records.items()}  # = record_digest
     for cid in sorted(model.claims):
         digests[cid + CLOSURE] = record_digest(closure(claim_bundle(model, cid), digests))
@@ -79,6 +85,14 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
                                           "leaves": [[rid, digests[rid].hex()] for rid in sorted(digests)]})
     holders: dict[str, bytes] = {}
     for cid in sorted(model.claims):
+        path = out / "c" / cid / "claim.json"
+        inputs = None
+        if shared is not None:
+            proof = orjson.dumps(tree.path(cid + CLOSURE))
+            inputs = hashlib.sha256(f"{shared}\nbundle {cid}\n{digests[cid + CLOSURE].hex()}\n".encode()
+                                    + proof).hexdigest()
+            if reuse(path, inputs) is not None:
+                continue
         bundle = claim_bundle(model, cid)
         holder = bundle["holder"]["id"]
         if holder not in holders:
@@ -89,5 +103,5 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
         # step 5); records' own paths were half of each bundle's bytes. It leads to the
         # root of the closure's shard: a change elsewhere leaves the bundle as it was.
         bundle["paths"] = {cid + CLOSURE: tree.path(cid + CLOSURE)}
-        _write_bytes(out / "c" / cid / "claim.json", bundle_bytes(bundle, encoded))
+        emit(path, bundle_bytes(bundle, encoded), inputs)
     return snapshot

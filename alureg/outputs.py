@@ -1,92 +1,271 @@
-"""Writing the site's files: a file whose bytes did not change since the live output
-is hard-linked from it instead of written again.
+"""Writing the site's files so that a build costs what changed, not what exists.
 
 A large registry's output is 580,000 files and 2.4 GB (100,000 certificates); on a
 virtual disk, writing them costs more than rendering them, and a merged pull request
 changes a few of them. A manifest kept with the caches (outside the registry and the
 output) lists, for each file of the live output, its size, modification time, inode
-and SHA-256. A build still renders every file into its new folder (the swap stays
-atomic, alureg/swap.py); when the bytes hash to the digest of the live file at the
-same path, and that file's size, time and inode still match the manifest (nobody
-changed it since; an editor's save is a new inode), the new folder gets a hard link
-to it. Same bytes either way: tests compare a build that links with a cold one (and
-with a page replaced by one of the same size and time, tests/test_buildmemo.py).
+and SHA-256, and the digest of the inputs it was made from where a writer gave one
+(alureg/pagememo.py).
 
-Writers call ``emit``; ``begin`` and ``finish`` (alureg/publish.py) set up and save
-the manifest. Forked page workers return the entries they made (``take_entries``).
+The new site is written into a folder beside the live one and swapped in at the end
+(alureg/swap.py: readers see the old site or the new one, never a mix). That folder
+is, when there is one, the *spare*: the output before the live one, kept by the
+previous build with its manifest. A file whose bytes (or inputs) are those the spare
+already holds at that path is left alone; else one the live output holds is
+hard-linked from it; else it is written. Only the files that changed in the last two
+builds are touched. Each file is checked against its manifest entry (size, time,
+inode) before it is kept or linked: one edited since (a deploy step, a person; an
+editor's save is a new inode) is written again. Files of the spare that the new site
+does not have are deleted. A file is never written in place: the spare and the live
+output share the inodes of the files that did not change.
+
+The spare lives with the caches (alureg/caches.py), outside the registry and the
+output, and is trusted as they are: its manifest says what it holds (listing 580,000
+files to find one put there by hand took 12 s of a 80 s build).
+
+Writers call ``emit`` (or ``reuse`` first, with the digest of their inputs);
+``begin``, ``complete`` and ``finish`` (alureg/publish.py) set up, tidy the spare and
+save the manifests. Forked page workers return the entries they made
+(``take_entries``). Tests compare builds that keep, link and write with cold builds,
+byte for byte (tests/test_scale.py, tests/test_buildmemo.py, tests/test_outputs.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
 Entry = list[int | str]  # [size, mtime_ns, inode, sha256 hex]
+Manifest = tuple[dict[str, Entry], dict[str, str]]  # files, input digests by path
+SPARE_SUFFIX = "spare"
 
 
 @dataclass
 class _Run:
     new: Path
     live: Path | None
-    manifest: dict[str, Entry]
+    manifest: dict[str, Entry]  # the live output's
+    inputs_before: dict[str, str] = field(default_factory=dict)  # the live files' input digests
+    spare: dict[str, Entry] = field(default_factory=dict)  # what ``new`` holds already (the spare's)
+    spare_inputs: dict[str, str] = field(default_factory=dict)
     entries: dict[str, Entry] = field(default_factory=dict)
-    linked: int = 0
+    inputs: dict[str, str] = field(default_factory=dict)
+    linked: int = 0  # kept in the spare or linked from the live output
     written: int = 0
     pid: int = field(default_factory=os.getpid)
+    prefilled: bool = False  # ``new`` is the claimed spare, not an empty folder
 
 
 _run: _Run | None = None
 
 
-def emit(path: Path, data: bytes) -> int:
-    """Write ``data`` to ``path`` (or link the live output's identical file); its size."""
+def spare_folder(out: Path, cache: Path) -> Path | None:
+    """Where the output before the live one is kept: with the caches (outside the
+    registry, where a pull request could put files), if they are on the output's file
+    system (it is moved into place by a rename); else None, and there is no spare."""
+    out = out.resolve()
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        if os.stat(cache).st_dev != os.stat(out.parent if not out.exists() else out).st_dev:
+            return None
+    except OSError:
+        return None
+    return cache / SPARE_SUFFIX
+
+
+def _same(path: Path | str, entry: Entry) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return [st.st_size, st.st_mtime_ns, st.st_ino] == entry[:3]
+
+
+def _clear(path: Path) -> None:
+    """Make room for a new file at ``path``: never write into a file in place (its inode
+    may be the live output's), and let a folder or file in the way go."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except IsADirectoryError:
+        shutil.rmtree(path)
+    except NotADirectoryError:
+        pass  # a parent is a file: _parent() deals with it
+    except PermissionError:  # Linux says EISDIR, others EPERM for a folder
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            raise
+
+
+def _parent(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        for up in reversed(path.parent.parents):  # a file where a folder must be
+            if up.is_file() or up.is_symlink():
+                up.unlink()
+        if path.parent.is_file() or path.parent.is_symlink():
+            path.parent.unlink()
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def reuse(path: Path, inputs: str) -> int | None:
+    """Keep or link ``path`` without making its bytes, if the spare or the live file
+    there was made from the same inputs (``inputs``: their digest, alureg/pagememo.py)
+    and nobody changed it since: its size; None: make it and ``emit`` it."""
+    run = _run
+    if run is None:
+        return None
+    rel = str(path.relative_to(run.new))
+    had = run.spare.get(rel)
+    if had is not None and run.spare_inputs.get(rel) == inputs and _same(path, had):
+        run.entries[rel], run.inputs[rel] = had, inputs
+        run.linked += 1
+        return int(had[0])
+    before = run.manifest.get(rel)
+    if run.live is None or before is None or run.inputs_before.get(rel) != inputs:
+        return None
+    if not _link(run, rel, path, before):
+        return None
+    run.inputs[rel] = inputs
+    return int(before[0])
+
+
+def _link(run: _Run, rel: str, path: Path, before: Entry) -> bool:
+    assert run.live is not None
+    source = run.live / rel
+    if not _same(source, before):
+        return False
+    try:
+        if rel in run.spare:
+            _clear(path)
+        _parent(path)
+        os.link(source, path)
+    except FileExistsError:  # the spare had a file there its manifest did not know
+        _clear(path)
+        os.link(source, path)
+    except OSError:
+        return False
+    run.entries[rel] = before
+    run.linked += 1
+    return True
+
+
+def emit(path: Path, data: bytes, inputs: str | None = None) -> int:
+    """Write ``data`` to ``path`` (or keep the spare's or link the live output's
+    identical file); its size. ``inputs``: the digest of what the bytes were made
+    from, for ``reuse`` next time."""
     run = _run
     if run is None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         return len(data)
     rel = str(path.relative_to(run.new))
+    if inputs is not None:
+        run.inputs[rel] = inputs
     digest = hashlib.sha256(data).hexdigest()
+    had = run.spare.get(rel)
+    if had is not None and had[3] == digest and _same(path, had):
+        run.entries[rel] = had
+        run.linked += 1
+        return len(data)
     before = run.manifest.get(rel)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if run.live is not None and before is not None and len(before) == 4 and before[3] == digest:
-        try:
-            source = run.live / rel
-            st = os.stat(source)
-            if [st.st_size, st.st_mtime_ns, st.st_ino] == before[:3]:
-                os.link(source, path)
-                run.entries[rel] = before
-                run.linked += 1
-                return len(data)
-        except OSError:
-            pass  # gone, or another file system: write it
-    path.write_bytes(data)
+    if run.live is not None and before is not None and len(before) == 4 and before[3] == digest \
+            and _link(run, rel, path, before):
+        return len(data)
+    if run.prefilled:
+        _clear(path)
+    _parent(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:  # the spare had a file there its manifest did not know
+        _clear(path)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
     st = os.stat(path)
     run.entries[rel] = [st.st_size, st.st_mtime_ns, st.st_ino, digest]
     run.written += 1
     return len(data)
 
 
-def _manifest_file(cache: Path) -> Path:
-    return cache / "manifest.json"
+def emit_tree(folder: Path, into: Path) -> None:
+    """Emit every file under ``folder`` (a tool's output, e.g. MkDocs') at the same
+    place under ``into``."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            emit(into / path.relative_to(folder), path.read_bytes())
 
 
-def begin(new: Path, live: Path, cache: Path) -> None:
-    """Start writing into ``new``, reusing ``live``'s unchanged files."""
+def _manifest_file(cache: Path, name: str = "manifest") -> Path:
+    return cache / f"{name}.json"
+
+
+def _load(cache: Path, name: str, folder: Path) -> Manifest | None:
+    """The manifest ``name`` if it describes ``folder``."""
+    try:
+        loaded = orjson.loads(_manifest_file(cache, name).read_bytes())
+        if isinstance(loaded, dict) and loaded.get("output") == str(folder):
+            files, inputs = loaded["files"], loaded.get("inputs", {})
+            if isinstance(files, dict) and isinstance(inputs, dict):
+                return files, inputs
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        pass
+    return None
+
+
+def claim_spare(spare: Path, cache: Path) -> Manifest | None:
+    """The spare's manifest, taken (deleted from the cache: the spare is about to
+    change), or None when there is no spare or it has none (then it is not used)."""
+    if not spare.is_dir():
+        return None
+    found = _load(cache, SPARE_SUFFIX, spare)
+    _manifest_file(cache, SPARE_SUFFIX).unlink(missing_ok=True)
+    return found
+
+
+def begin(new: Path, live: Path, cache: Path, spare: Manifest | None = None) -> None:
+    """Start writing into ``new``, reusing ``live``'s unchanged files; ``spare``: the
+    manifest of what ``new`` holds already (the claimed spare), else ``new`` is empty."""
     global _run
-    manifest: dict[str, Entry] = {}
-    if live.is_dir():
+    found = _load(cache, "manifest", live.resolve()) if live.is_dir() else None
+    manifest, inputs = found or ({}, {})
+    run = _Run(new, live if live.is_dir() else None, manifest, inputs)
+    if spare is not None:
+        run.spare, run.spare_inputs = spare
+    run.prefilled = spare is not None or any(new.iterdir())
+    _run = run
+
+
+def complete() -> None:
+    """Before the swap: delete what the spare held that the new site does not have,
+    and folders left empty."""
+    run = _run
+    if run is None or not run.prefilled:
+        return
+    gone = sorted(run.spare.keys() - run.entries.keys())
+    folders: set[Path] = set()
+    for rel in gone:
+        path = run.new / rel
         try:
-            loaded = orjson.loads(_manifest_file(cache).read_bytes())
-            if isinstance(loaded, dict) and loaded.get("output") == str(live.resolve()):
-                manifest = loaded["files"]
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
-            manifest = {}  # no usable manifest: every file is written
-    _run = _Run(new, live if live.is_dir() else None, manifest)
+            os.unlink(path)
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # gone already, with the folder that held it
+        except OSError:
+            if not path.is_dir():  # a folder now: the new site's files are in it
+                raise
+        folders.update(p for p in path.parents if p != run.new and run.new in p.parents)
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):  # not empty: it holds files of the new site
+            folder.rmdir()
 
 
 def worker_started() -> None:
@@ -96,33 +275,46 @@ def worker_started() -> None:
         take_entries()
 
 
-def take_entries() -> tuple[dict[str, Entry], int, int]:
-    """This process's new entries and counts since the last call (forked workers)."""
+Taken = tuple[dict[str, Entry], dict[str, str], int, int]
+
+
+def take_entries() -> Taken:
+    """This process's new entries, input digests and counts since the last call
+    (forked workers)."""
     run = _run
     if run is None:
-        return {}, 0, 0
-    out = (run.entries, run.linked, run.written)
-    run.entries, run.linked, run.written = {}, 0, 0
+        return {}, {}, 0, 0
+    out = (run.entries, run.inputs, run.linked, run.written)
+    run.entries, run.inputs, run.linked, run.written = {}, {}, 0, 0
     return out
 
 
-def add_entries(entries: dict[str, Entry], linked: int, written: int) -> None:
+def add_entries(entries: dict[str, Entry], inputs: dict[str, str], linked: int, written: int) -> None:
     if _run is not None:
         _run.entries.update(entries)
+        _run.inputs.update(inputs)
         _run.linked += linked
         _run.written += written
 
 
-def finish(live: Path, cache: Path) -> tuple[int, int]:
-    """Save the manifest of the new live output (after the swap); linked and written counts."""
+def _save(cache: Path, name: str, folder: Path, files: dict[str, Entry], inputs: dict[str, str]) -> None:
+    tmp = _manifest_file(cache, name).with_suffix(".tmp")
+    tmp.write_bytes(orjson.dumps({"output": str(folder), "files": files, "inputs": inputs}))
+    tmp.replace(_manifest_file(cache, name))
+
+
+def finish(live: Path, cache: Path, spare: Path | None = None) -> tuple[int, int]:
+    """After the swap: save the manifest of the new live output and, when the
+    previous one was kept as the spare at ``spare``, its manifest as the spare's.
+    Returns the counts: unchanged (kept or linked) and written."""
     global _run
     run, _run = _run, None
     if run is None:
         return 0, 0
     cache.mkdir(parents=True, exist_ok=True)
-    tmp = _manifest_file(cache).with_suffix(".tmp")
-    tmp.write_bytes(orjson.dumps({"output": str(live.resolve()), "files": run.entries}))
-    tmp.replace(_manifest_file(cache))
+    if spare is not None and run.live is not None and run.manifest:
+        _save(cache, SPARE_SUFFIX, spare.resolve(), run.manifest, run.inputs_before)
+    _save(cache, "manifest", live.resolve(), run.entries, run.inputs)
     return run.linked, run.written
 
 

@@ -24,7 +24,8 @@ from markupsafe import Markup
 
 from .datadict import fields
 from .feeds import record_link
-from .outputs import Entry, add_entries, emit, take_entries, worker_started
+from .outputs import Taken, add_entries, emit, reuse, take_entries, worker_started
+from .pagememo import PageMemo, page_digest
 from .qr import claim_url
 from .records import Kind
 from .rules import MUST_CERTIFY
@@ -77,8 +78,8 @@ def _render(name: str, **context: Any) -> str:
     return environment().get_template(name).render(**context)
 
 
-def _write(path: Path, text: str) -> int:
-    return emit(path, text.encode("utf-8"))
+def _write(path: Path, text: str, inputs: str | None = None) -> int:
+    return emit(path, text.encode("utf-8"), inputs)
 
 
 def _common(model: SiteModel) -> dict[str, Any]:
@@ -125,29 +126,36 @@ def claim_page(model: SiteModel, cid: str) -> str:
 
 
 _PAGES = {"members": member_page, "certificates": certificate_page, "c": claim_page}
-_JOB: tuple[SiteModel, Path] | None = None  # set before forking workers, read by them
+_JOB: tuple[SiteModel, Path, PageMemo | None] | None = None  # set before forking workers, read by them
 PARALLEL_FROM = 3000  # below this many pages, starting workers costs more than it saves
 
 
-def _render_chunk(chunk: list[tuple[str, str]]) -> tuple[Counter[str], tuple[dict[str, Entry], int, int]]:
+def _render_chunk(chunk: list[tuple[str, str]]) -> tuple[Counter[str], Taken]:
     assert _JOB is not None
-    model, out = _JOB
+    model, out, memo = _JOB
     worker_started()
     sizes: Counter[str] = Counter()
     for folder, rid in chunk:
-        sizes[folder] += _write(out / folder / rid / "index.html", _PAGES[folder](model, rid))
+        path = out / folder / rid / "index.html"
+        inputs = page_digest(model, *memo, folder, rid) if memo is not None else None
+        size = reuse(path, inputs) if inputs is not None else None
+        if size is None:
+            size = _write(path, _PAGES[folder](model, rid), inputs)
+        sizes[folder] += size
     return sizes, take_entries()
 
 
-def write_record_pages(model: SiteModel, out: Path, workers: int | None = None) -> dict[str, int]:
+def write_record_pages(model: SiteModel, out: Path, workers: int | None = None,
+                       memo: PageMemo | None = None) -> dict[str, int]:
     """Every member, certificate and claim page; returns bytes written per folder.
 
-    Large registries are rendered by one forked worker per core (the model is shared
-    by fork, not pickled)."""
+    With ``memo``, a page made from the same inputs as the live one is linked from it
+    without being rendered (alureg/pagememo.py). Large registries are rendered by
+    one forked worker per core (the model is shared by fork, not pickled)."""
     global _JOB
     jobs = ([("members", m) for m in model.members] + [("certificates", c) for c in model.certificates]
             + [("c", c) for c in model.claims])
-    _JOB = (model, out)
+    _JOB = (model, out, memo)
     try:
         workers = workers or os.cpu_count() or 1
         if workers == 1 or len(jobs) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():

@@ -26,12 +26,14 @@ from .demo import demo_publisher
 from .errors import AluregError
 from .feeds import write_feeds
 from .history import read_history
+from .pagememo import shared_key
 from .pages import fragments, write_record_pages
+from .records import Kind
 from .search import write_search_index
 from .shell import build_shell
 from .signing import KeyPair
 from .sitemodel import SiteModel
-from .swap import write_atomically
+from .swap import discard, write_atomically
 
 
 class PublishError(AluregError):
@@ -84,6 +86,14 @@ class BuildReport:
         return {name: getattr(self, name) for name in self._SUMMARY}
 
 
+def _page_memo(model: SiteModel, result: CheckResult) -> tuple[str, dict[str, str]]:
+    """The page memo's shared key and each record's file digest (alureg/pagememo.py)."""
+    digests = {r.id: result.files[r.rel][3] for r in result.valid if r.rel in result.files}
+    shared = [f"{r.rel} {digests.get(r.id)}" for r in result.valid
+              if r.kind in (Kind.TRUST_LIST, Kind.STANDARDS)]
+    return shared_key(model, buildmemo.sources_digest(), sorted(shared)), digests
+
+
 def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | None = None,
           now: dt.datetime | None = None,
           repository_url: str | None = None, use_cache: bool = False, strict: bool = False,
@@ -124,31 +134,44 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
     report = BuildReport(at, len(result.valid), {}, history_available=model.history.available,
                          changes=len(model.history.events), stages=stage, result=result)
 
-    def write(folder: Path) -> None:
-        # With the cache, files whose bytes did not change are linked from the live output.
-        outputs.begin(folder, live if use_cache else folder / "no-previous-output", manifest)
+    spare = outputs.spare_folder(out, manifest) if use_cache else None
+    spare_manifest = outputs.claim_spare(spare, manifest) if spare is not None else None
+    if spare is not None and spare_manifest is None:
+        discard(spare, out, delete_in_background)  # no manifest says what it holds
+
+    def write(folder: Path, claimed: bool) -> None:
+        # With the cache, files whose bytes did not change are kept from the spare or
+        # linked from the live output (alureg/outputs.py).
+        outputs.begin(folder, live if use_cache else folder / "no-previous-output", manifest,
+                      spare_manifest if claimed else None)
         with stage("shell"), tempfile.TemporaryDirectory(prefix="alureg-shell-") as work:
-            build_shell(folder, Path(work), fragments(model), f"{model.scheme} registry")
+            build_shell(Path(work) / "site", Path(work), fragments(model), f"{model.scheme} registry")
+            outputs.emit_tree(Path(work) / "site", folder)
+        memo = _page_memo(model, result) if use_cache else None
         with stage("pages"):
-            write_record_pages(model, folder)
+            write_record_pages(model, folder, memo=memo)
         with stage("api"):
-            write_api(model, folder)
+            write_api(model, folder, memo)
         with stage("snapshot"):
-            report.snapshot = write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now)
+            report.snapshot = write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now,
+                                             memo[0] if memo else None)
         with stage("search"):
             report.suppliers = write_search_index(model, folder)
         with stage("feeds"):
             report.feeds = write_feeds(model, folder)
+        with stage("tidy"):
+            outputs.complete()
 
     with stage("write"):  # what the stages inside do not count: the swap
         try:
-            write_atomically(out, write, background=delete_in_background)
+            write_atomically(out, write, background=delete_in_background,
+                             reuse=spare if spare_manifest is not None else None, keep_previous=spare)
         except BaseException:
             outputs.abandon()
             raise
-        report.linked, report.written = outputs.finish(live, manifest)
+        report.linked, report.written = outputs.finish(live, manifest, spare)
     stage.seconds["write"] -= sum(stage.seconds[s] for s in ("shell", "pages", "api", "snapshot", "search",
-                                                             "feeds"))
+                                                             "feeds", "tidy"))
     if use_cache:
         with stage("memo"):
             buildmemo.save(manifest, buildmemo.Memo(memo_key, str(root.resolve()), started, result.files,

@@ -27,6 +27,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from .outputs import emit
 from .search import FACETS, SupplierDoc, fold
 
 SHARD_TOKENS = 1000
@@ -43,7 +44,7 @@ def tokens(doc: SupplierDoc) -> set[str]:
 
 def _write(path: Path, data: Any) -> int:
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    path.write_text(text, encoding="utf-8")
+    emit(path, text.encode("utf-8"))
     return len(text)
 
 

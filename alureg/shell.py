@@ -1,6 +1,11 @@
 """The site's shell: Material for MkDocs renders site/docs/ with the directory
 fragments injected (alureg/mkdocs_hooks.py). Only a handful of pages go through
-MkDocs, whatever the size of the registry."""
+MkDocs, whatever the size of the registry.
+
+The directories that grow with the registry (``LATE``) are put into the written
+pages after MkDocs has run: MkDocs only ever handles small pages, and those
+directories stay out of Material's search index (their pages exclude themselves from
+it anyway)."""
 
 from __future__ import annotations
 
@@ -11,9 +16,12 @@ from pathlib import Path
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 
+from .errors import AluregError
+from .mkdocs_hooks import LATE_MARK
 from .pages import SITE_DIR
 
 REPO = SITE_DIR.parent
+LATE = frozenset({"members", "certificates"})  # one row per member or certificate
 
 
 def build_shell(out: Path, work: Path, fragments: dict[str, str], site_name: str) -> None:
@@ -22,14 +30,36 @@ def build_shell(out: Path, work: Path, fragments: dict[str, str], site_name: str
     shutil.copytree(SITE_DIR / "docs", docs)
     shutil.copytree(SITE_DIR / "assets", docs / "assets", ignore=shutil.ignore_patterns("*.md"))
     frag_dir.mkdir()
+    late = {name: html for name, html in fragments.items() if name in LATE}
     for name, html in fragments.items():
-        (frag_dir / f"{name}.html").write_text(html, encoding="utf-8")
+        if name not in late:
+            (frag_dir / f"{name}.html").write_text(html, encoding="utf-8")
     logging.getLogger("mkdocs").setLevel(logging.WARNING)
     config = load_config(
         config_file=str(REPO / "mkdocs.yml"),
         docs_dir=str(docs),
         site_dir=str(out),
         site_name=site_name,
-        extra={"registry_fragments": str(frag_dir)},
+        extra={"registry_fragments": str(frag_dir), "registry_late": sorted(late)},
     )
     mkdocs_build(config)
+    _put_late(out, late)
+
+
+def _put_late(out: Path, late: dict[str, str]) -> None:
+    """Replace each late mark in the written pages by its fragment (each used once)."""
+    marks = {LATE_MARK.format(name): name for name in late}
+    placed: set[str] = set()
+    for page in sorted(out.rglob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        found = [mark for mark in marks if mark in text]
+        for mark in found:
+            if text.count(mark) != 1 or marks[mark] in placed:
+                raise AluregError(f"{page}: fragment {marks[mark]!r} placed more than once")
+            before, after = text.split(mark)
+            text = before + late[marks[mark]] + after  # not str.replace: no pattern in the fragment
+            placed.add(marks[mark])
+        if found:
+            page.write_text(text, encoding="utf-8")
+    if missing := sorted(set(late) - placed):
+        raise AluregError(f"no page holds the fragment(s) {', '.join(missing)}")

@@ -1,7 +1,8 @@
 """Publish a folder so that readers see the old one or the new one, never a mix or
 nothing, even if the process is killed at any moment (docs/adr/0013-hostile-input.md).
 
-The new site is written into a fresh folder beside the output, then the two are
+The new site is written into a folder beside the output (a fresh one, or the spare:
+the output before the live one, kept for this; alureg/outputs.py), then the two are
 swapped in one system call (Linux renameat2 with RENAME_EXCHANGE), and the old one is
 deleted. Where that call is missing, two renames are used and a later build puts back
 an output that a kill between them left aside. Folders left by killed builds are
@@ -86,24 +87,46 @@ def _delete(folder: Path, out: Path, background: bool) -> None:
     deleter.stdin.close()
 
 
-def write_atomically(out: Path, write: Callable[[Path], None], *, background: bool = False) -> None:
-    """Run ``write`` into a fresh folder beside ``out``, then swap it in; the previous
-    output is deleted, by a detached process if ``background``."""
+def discard(folder: Path, out: Path, background: bool) -> None:
+    """Delete a folder beside ``out`` (a spare that cannot be used)."""
+    if folder.exists():
+        _delete(folder, out, background)
+
+
+def write_atomically(out: Path, write: Callable[[Path, bool], None], *, background: bool = False,
+                     reuse: Path | None = None, keep_previous: Path | None = None) -> None:
+    """Run ``write`` into a folder beside ``out``, then swap it in. The folder is
+    fresh, or ``reuse`` (a spare output, taken away from its place first); ``write``
+    is told which (``True``: it holds the spare's files). The previous output is kept
+    at ``keep_previous`` (as the next spare), else deleted, by a detached process if
+    ``background``."""
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     _clean_up(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-{os.getpid()}-", dir=out.parent))
+    claimed = reuse is not None and reuse.is_dir()
+    if claimed:
+        assert reuse is not None
+        os.rename(reuse, tmp)  # onto the empty folder: a killed build's leftovers are cleaned up as any
     try:
-        write(tmp)
+        write(tmp, claimed)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if claimed:
+            _delete(tmp, out, background)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     if not out.exists():
         tmp.rename(out)
-    elif exchange(tmp, out):
-        _delete(tmp, out, background)  # now the previous output
+        return
+    if exchange(tmp, out):
+        previous = tmp
     else:
-        old = out.with_name(f".{out.name}.old")
-        out.rename(old)
+        previous = out.with_name(f".{out.name}.old")
+        out.rename(previous)
         tmp.rename(out)
-        _delete(old, out, background)
+    if keep_previous is not None:
+        discard(keep_previous, out, background)
+        previous.rename(keep_previous)
+    else:
+        _delete(previous, out, background)

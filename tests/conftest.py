@@ -15,6 +15,7 @@ from alureg.demo import load_demo_keys, signed
 from alureg.loading import load_file
 from alureg.records import Kind, record_files
 from alureg.signing import KeyPair
+from alureg.synth import generate
 from alureg.yamlwrite import dump_record
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,6 +74,14 @@ class Scratch:
         if resign:
             data = signed(kind or self.kind_of(rel), data, self.read("registry/trust.yaml"), self.keys)
         self.write(rel, data)
+
+
+@pytest.fixture(scope="session")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic registry (build.py synth): supersessions, every claim kind."""
+    root = tmp_path_factory.mktemp("synth") / "reg"
+    generate(root, members=25, certificates=60, claims=45, seed=7)
+    return root
 
 
 @pytest.fixture

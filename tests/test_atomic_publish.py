@@ -63,7 +63,7 @@ def test_a_second_build_keeps_a_running_deletion_and_removes_a_dead_ones(tmp_pat
     stale = tmp_path / ".public.new-999999999-xyz"
     for folder in (running, dead, stale):
         (folder / "site").mkdir(parents=True)
-    write_atomically(out, lambda folder: (folder / "index.html").write_text("new"))
+    write_atomically(out, lambda folder, reused: (folder / "index.html").write_text("new"))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["public", running.name])
     assert (out / "index.html").read_text() == "new"
 

@@ -220,7 +220,7 @@ def test_site_sources_are_inputs(scratch: Scratch, tmp_path: Path, monkeypatch: 
     out = tmp_path / "public"
     for module in (pages, shell, buildmemo):
         monkeypatch.setattr(module, "SITE_DIR", site)
-    caches = (buildmemo._sources_digest, pages.environment, pages._claim_css)
+    caches = (buildmemo.sources_digest, pages.environment, pages._claim_css)
     for cached in caches:
         cached.cache_clear()
     try:

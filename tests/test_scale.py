@@ -41,7 +41,7 @@ def _fresh_caches() -> None:
     from alureg import buildmemo, checkcache, schema
 
     for cached in (checkcache.code_digest, schema.validator, schema.fast_validator, schema.resolved,
-                   buildmemo._sources_digest):
+                   buildmemo.sources_digest):
         cached.cache_clear()  # type: ignore[attr-defined]
 
 

@@ -17,13 +17,6 @@ from alureg.synth import generate
 from .conftest import AT
 
 
-@pytest.fixture(scope="module")
-def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("synth") / "reg"
-    generate(root, members=25, certificates=60, claims=45, seed=7)
-    return root
-
-
 def test_synthetic_registry_is_valid(synthetic: Path) -> None:
     result = check(synthetic, AT)
     assert [f for f in result.findings if f.severity.value == "error"] == []

@@ -1,0 +1,166 @@
+"""The spare output (alureg/outputs.py): a build writes into the output before the live
+one, touching only what changed; whatever the spare holds, the result equals a cold
+build, and the live output is never written through a shared inode."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from alureg import outputs, swap
+from alureg.caches import cache_dir
+from alureg.publish import BuildReport, build
+
+from .conftest import AT, Scratch
+
+NOW = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _folders(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_dir()}
+
+
+def _spare(out: Path) -> Path:
+    spare = outputs.spare_folder(out, cache_dir(out, "output"))
+    assert spare is not None  # the caches are on the same file system here
+    return spare
+
+
+def _rename(s: Scratch, member: str, name: str) -> None:
+    s.change(f"registry/members/{member}.yaml", lambda d: d.update(name=name))
+
+
+def _warm(s: Scratch, out: Path) -> BuildReport:
+    return build(s.root, out, AT, now=NOW, use_cache=True)
+
+
+def _equals_cold(s: Scratch, out: Path, tmp_path: Path) -> None:
+    cold = tmp_path / "cold"
+    build(s.root, cold, AT, now=NOW)
+    warm, expected = _tree(out), _tree(cold)
+    assert sorted(warm) == sorted(expected)
+    assert [name for name in warm if warm[name] != expected[name]] == []
+    assert _folders(out) == _folders(cold)  # no folder left empty by a deleted record
+
+
+def test_builds_write_into_the_spare(scratch: Scratch, tmp_path: Path) -> None:
+    """The output before the live one is kept with the caches (none in the registry or
+    beside the output); the next build writes into it only what changed."""
+    out = tmp_path / "public"
+    spare = _spare(out)
+    assert spare.parent == cache_dir(out, "output")
+    first = _warm(scratch, out)
+    assert not spare.exists()  # nothing to keep yet
+    _rename(scratch, "MEM-0003", "Kalgoora Alumina Holdings Pty Ltd")
+    second = _warm(scratch, out)
+    assert spare.is_dir() and _tree(spare) != _tree(out)  # the first output, kept
+    assert second.written < first.written / 4
+    _rename(scratch, "MEM-0004", "Nordvik Primary Aluminium AS")
+    third = _warm(scratch, out)
+    assert third.written <= second.written * 2 + 5  # what changed in the last two builds
+    assert third.linked + third.written == first.written
+    _equals_cold(scratch, out, tmp_path)
+    assert "Kalgoora Alumina Holdings" in (out / "members/MEM-0003/index.html").read_text()
+
+
+def test_a_failed_build_leaves_the_live_output(scratch: Scratch, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spare shares inodes with the live output: a file is replaced, never written
+    in place, so a build that fails before the swap leaves the live output as it was."""
+    out = tmp_path / "public"
+    _warm(scratch, out)
+    _rename(scratch, "MEM-0003", "Kalgoora Alumina Holdings Pty Ltd")
+    _warm(scratch, out)
+    live = _tree(out)
+    shared = {p.stat().st_ino for p in out.rglob("*") if p.is_file()} & \
+        {p.stat().st_ino for p in _spare(out).rglob("*") if p.is_file()}
+    assert len(shared) > 100
+    _rename(scratch, "MEM-0004", "Nordvik Primary Aluminium AS")
+
+    def broken(a: Path, b: Path) -> bool:
+        raise OSError("the disk went away")
+    monkeypatch.setattr(swap, "exchange", broken)
+    with pytest.raises(OSError, match="went away"):
+        _warm(scratch, out)
+    assert _tree(out) == live
+    monkeypatch.undo()
+    _warm(scratch, out)
+    _equals_cold(scratch, out, tmp_path)
+
+
+def _removed(spare: Path) -> None:
+    import shutil
+    shutil.rmtree(spare / "members")
+    (spare / "api/v1/index.json").unlink()
+
+
+def _edit_in_place(spare: Path) -> None:
+    page = spare / "members/MEM-0001/index.html"
+    with open(page, "r+b") as f:  # same inode, same size
+        f.write(b"X")
+    os.utime(page, ns=(page.stat().st_atime_ns, page.stat().st_mtime_ns))
+
+
+def _folder_in_the_way(spare: Path) -> None:
+    target = spare / "api/v1/members.json"
+    target.unlink()
+    target.mkdir()
+    (target / "inside").write_text("x")
+
+
+def _file_in_the_way(spare: Path) -> None:
+    import shutil
+    folder = spare / "certificates/CRT-000105"
+    shutil.rmtree(folder)
+    folder.write_text("a file where a folder goes")
+
+
+def _no_manifest(spare: Path) -> None:
+    (spare.parent / "spare.json").unlink()
+    (spare / "index.html").write_text("stale")
+
+
+@pytest.mark.parametrize("damage", [_removed, _edit_in_place, _folder_in_the_way, _file_in_the_way, _no_manifest])
+def test_whatever_the_spare_holds_the_output_equals_a_cold_build(damage: Callable[[Path], None],
+                                                                 scratch: Scratch, tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    _warm(scratch, out)
+    _rename(scratch, "MEM-0003", "Kalgoora Alumina Holdings Pty Ltd")
+    _warm(scratch, out)
+    damage(_spare(out))
+    _rename(scratch, "MEM-0004", "Nordvik Primary Aluminium AS")
+    _warm(scratch, out)
+    _equals_cold(scratch, out, tmp_path)
+
+
+def test_a_build_killed_in_the_spare_leaves_nothing_behind(scratch: Scratch, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure while writing into the claimed spare: the spare is gone (it was half
+    written), its manifest too; the next build starts afresh and equals a cold one."""
+    out = tmp_path / "public"
+    _warm(scratch, out)
+    _rename(scratch, "MEM-0003", "Kalgoora Alumina Holdings Pty Ltd")
+    _warm(scratch, out)
+    live = _tree(out)
+    _rename(scratch, "MEM-0004", "Nordvik Primary Aluminium AS")
+    from alureg import publish
+
+    def failing(*args: object, **kwargs: object) -> int:
+        raise RuntimeError("killed")
+    monkeypatch.setattr(publish, "write_feeds", failing)
+    with pytest.raises(RuntimeError):
+        _warm(scratch, out)
+    monkeypatch.undo()
+    assert _tree(out) == live
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".public")) == []
+    assert not _spare(out).exists()
+    _warm(scratch, out)
+    _equals_cold(scratch, out, tmp_path)

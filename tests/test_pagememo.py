@@ -1,0 +1,128 @@
+"""The page memo (alureg/pagememo.py) is only as right as ``page_inputs``: every record a
+page reads must be among its inputs, or a change to that record would leave the page
+stale. These tests render every record page (and every member's status document)
+with the model's lookups recorded."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alureg import api, pagememo, pages
+from alureg.check import check
+from alureg.history import read_history
+from alureg.publish import build
+from alureg.sitemodel import SiteModel
+
+from .conftest import AT, REPO, Scratch
+
+
+class Recorded(dict[str, Any]):
+    """A dict that notes every key looked up and every record id a lookup returns, and
+    refuses to be walked whole (a page that read every record would depend on all)."""
+
+    def __init__(self, data: dict[str, Any], seen: set[str], default: Callable[[], Any] | None = None) -> None:
+        super().__init__(data)
+        self.seen, self.default = seen, default
+
+    def _note(self, key: str, value: Any) -> Any:
+        self.seen.add(key)
+        if isinstance(value, list):  # ids (certs_of, claims_of, claims_on) or records (successors)
+            self.seen.update(v["id"] if isinstance(v, dict) and "id" in v else v for v in value
+                             if isinstance(v, (str, dict)))
+        return value
+
+    def __missing__(self, key: str) -> Any:
+        if self.default is None:
+            raise KeyError(key)
+        return self.default()
+
+    def __getitem__(self, key: str) -> Any:
+        return self._note(key, super().__getitem__(key))
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self._note(key, super().get(key, default))
+
+    def __contains__(self, key: object) -> bool:
+        self.seen.add(str(key))
+        return super().__contains__(key)
+
+    def _whole(self, *args: Any) -> Any:
+        raise AssertionError("a record page walked a whole table of the model")
+
+    __iter__ = keys = values = items = __len__ = _whole  # type: ignore[assignment]
+
+
+def _recording(model: SiteModel) -> set[str]:
+    seen: set[str] = set()
+    for name in ("members", "certificates", "claims", "firms", "certs_of", "claims_of", "claims_on"):
+        setattr(model, name, Recorded(getattr(model, name), seen, list if name.endswith(("_of", "_on")) else None))
+    for name in ("members", "certificates", "successors"):
+        setattr(model.index, name, Recorded(getattr(model.index, name), seen))
+    model.history.by_record = Recorded(model.history.by_record, seen, list)
+    return seen
+
+
+def _reads_beyond_inputs(root: Path) -> tuple[int, list[str]]:
+    result = check(root, AT)
+    model = SiteModel.build(result, AT)
+    model.history = read_history(root, result.valid, result.trust)
+    jobs = ([("members", m) for m in model.members] + [("certificates", c) for c in model.certificates]
+            + [("c", c) for c in model.claims] + [("status", m) for m in model.members])
+    inputs = {job: pagememo.page_inputs(model, *job) for job in jobs}
+    makers = {**pages._PAGES, "status": api.status_doc}
+    seen = _recording(model)
+    beyond = []
+    for folder, rid in jobs:
+        seen.clear()
+        makers[folder](model, rid)
+        assert rid in seen
+        if extra := sorted(seen - inputs[folder, rid]):
+            beyond.append(f"{folder}/{rid} reads {extra}")
+    return len(jobs), beyond
+
+
+@pytest.mark.parametrize("registry", ["sample", "synthetic"])
+def test_every_page_reads_only_its_inputs(registry: str, request: pytest.FixtureRequest) -> None:
+    root = REPO if registry == "sample" else request.getfixturevalue("synthetic")
+    rendered, beyond = _reads_beyond_inputs(root)
+    assert rendered > 70 and beyond == []
+
+
+def test_the_recording_sees_a_missing_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Self-test: with inputs that leave out the neighbours, the reads beyond are seen."""
+    monkeypatch.setattr(pagememo, "page_inputs", lambda model, folder, rid: {rid})
+    _, beyond = _reads_beyond_inputs(REPO)
+    assert any(b.startswith("certificates/") for b in beyond) and any(b.startswith("c/") for b in beyond)
+    assert any(b.startswith("members/") for b in beyond) and any(b.startswith("status/") for b in beyond)
+
+
+def test_only_pages_that_read_a_changed_record_are_rendered(scratch: Scratch, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """After one certificate changes, the pages rendered again are exactly those whose
+    inputs hold it; the output still equals a cold build's (tests/test_scale.py)."""
+    rendered: Counter[str] = Counter()
+    for folder, render in list(pages._PAGES.items()):
+        def counting(model: SiteModel, rid: str, folder: str = folder, render: Any = render) -> str:
+            rendered[f"{folder}/{rid}"] += 1
+            return str(render(model, rid))
+        monkeypatch.setitem(pages._PAGES, folder, counting)
+    now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
+    out = tmp_path / "out"
+    build(scratch.root, out, AT, now=now, use_cache=True)
+    everything = set(rendered)
+    rendered.clear()
+    scratch.change("certificates/CRT-000105.yaml", lambda d: d["scope"].update(description="Casthouse only."))
+    report = build(scratch.root, out, AT, now=now, use_cache=True)
+    assert report.result is not None
+    model = SiteModel.build(report.result, AT)
+    readers = {f"{folder}/{rid}" for folder, rid in (p.split("/") for p in everything)
+               if "CRT-000105" in pagememo.page_inputs(model, folder, rid)}
+    assert set(rendered) == readers and max(rendered.values()) == 1
+    assert {"certificates/CRT-000105", "members/MEM-0002"} <= readers and len(readers) < len(everything) / 10
+    assert "Casthouse only." in (out / "certificates/CRT-000105/index.html").read_text()
