@@ -24,7 +24,7 @@ API = "api/v1"
 CHANGES = 1000  # newest changes in changes.json; git holds them all
 
 
-def _json(path: Path, data: Any, inputs: str | None = None) -> None:
+def _json(path: Path, data: Any, inputs: bytes | None = None) -> None:
     # The same bytes as json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True)
     # + "\n" for our data (tests/test_scale.py compares them), in C: the standard
     # library's encoder is pure Python once it indents (4 of the API's 7 s at 10,000).

@@ -90,7 +90,7 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
         if shared is not None:
             proof = orjson.dumps(tree.path(cid + CLOSURE))
             inputs = hashlib.sha256(f"{shared}\nbundle {cid}\n{digests[cid + CLOSURE].hex()}\n".encode()
-                                    + proof).hexdigest()
+                                    + proof).digest()
             if reuse(path, inputs) is not None:
                 continue
         bundle = claim_bundle(model, cid)

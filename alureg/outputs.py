@@ -36,14 +36,19 @@ import contextlib
 import hashlib
 import os
 import shutil
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
-Entry = list[int | str]  # [size, mtime_ns, inode, sha256 hex]
-Manifest = tuple[dict[str, Entry], dict[str, str]]  # files, input digests by path
+# A file as written: size, mtime_ns, inode and SHA-256, packed (56 bytes: a list of
+# four Python objects took about 300, and a build holds three manifests of 580,000).
+Entry = bytes
+_STAT = struct.Struct("<QqQ")
+Manifest = tuple[dict[str, Entry], dict[str, bytes]]  # files, input digests (SHA-256) by path
 SPARE_SUFFIX = "spare"
+FORMAT = 2  # of the manifest files: 2 packs each entry
 
 
 @dataclass
@@ -51,11 +56,11 @@ class _Run:
     new: Path
     live: Path | None
     manifest: dict[str, Entry]  # the live output's
-    inputs_before: dict[str, str] = field(default_factory=dict)  # the live files' input digests
+    inputs_before: dict[str, bytes] = field(default_factory=dict)  # the live files' input digests
     spare: dict[str, Entry] = field(default_factory=dict)  # what ``new`` holds already (the spare's)
-    spare_inputs: dict[str, str] = field(default_factory=dict)
+    spare_inputs: dict[str, bytes] = field(default_factory=dict)
     entries: dict[str, Entry] = field(default_factory=dict)
-    inputs: dict[str, str] = field(default_factory=dict)
+    inputs: dict[str, bytes] = field(default_factory=dict)
     linked: int = 0  # kept in the spare or linked from the live output
     written: int = 0
     pid: int = field(default_factory=os.getpid)
@@ -79,12 +84,21 @@ def spare_folder(out: Path, cache: Path) -> Path | None:
     return cache / SPARE_SUFFIX
 
 
+def _entry(st: os.stat_result, digest: bytes) -> Entry:
+    return _STAT.pack(st.st_size, st.st_mtime_ns, st.st_ino) + digest
+
+
 def _same(path: Path | str, entry: Entry) -> bool:
+    """The file at ``path`` is as ``entry`` says (size, time, inode)."""
     try:
         st = os.stat(path)
     except OSError:
         return False
-    return [st.st_size, st.st_mtime_ns, st.st_ino] == entry[:3]
+    return _STAT.pack(st.st_size, st.st_mtime_ns, st.st_ino) == entry[:_STAT.size]
+
+
+def _size(entry: Entry) -> int:
+    return int(_STAT.unpack_from(entry)[0])
 
 
 def _clear(path: Path) -> None:
@@ -117,7 +131,7 @@ def _parent(path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
-def reuse(path: Path, inputs: str) -> int | None:
+def reuse(path: Path, inputs: bytes) -> int | None:
     """Keep or link ``path`` without making its bytes, if the spare or the live file
     there was made from the same inputs (``inputs``: their digest, alureg/pagememo.py)
     and nobody changed it since: its size; None: make it and ``emit`` it."""
@@ -129,14 +143,14 @@ def reuse(path: Path, inputs: str) -> int | None:
     if had is not None and run.spare_inputs.get(rel) == inputs and _same(path, had):
         run.entries[rel], run.inputs[rel] = had, inputs
         run.linked += 1
-        return int(had[0])
+        return _size(had)
     before = run.manifest.get(rel)
     if run.live is None or before is None or run.inputs_before.get(rel) != inputs:
         return None
     if not _link(run, rel, path, before):
         return None
     run.inputs[rel] = inputs
-    return int(before[0])
+    return _size(before)
 
 
 def _link(run: _Run, rel: str, path: Path, before: Entry) -> bool:
@@ -159,7 +173,7 @@ def _link(run: _Run, rel: str, path: Path, before: Entry) -> bool:
     return True
 
 
-def emit(path: Path, data: bytes, inputs: str | None = None) -> int:
+def emit(path: Path, data: bytes, inputs: bytes | None = None) -> int:
     """Write ``data`` to ``path`` (or keep the spare's or link the live output's
     identical file); its size. ``inputs``: the digest of what the bytes were made
     from, for ``reuse`` next time."""
@@ -171,14 +185,14 @@ def emit(path: Path, data: bytes, inputs: str | None = None) -> int:
     rel = str(path.relative_to(run.new))
     if inputs is not None:
         run.inputs[rel] = inputs
-    digest = hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(data).digest()
     had = run.spare.get(rel)
-    if had is not None and had[3] == digest and _same(path, had):
+    if had is not None and had[_STAT.size:] == digest and _same(path, had):
         run.entries[rel] = had
         run.linked += 1
         return len(data)
     before = run.manifest.get(rel)
-    if run.live is not None and before is not None and len(before) == 4 and before[3] == digest \
+    if run.live is not None and before is not None and before[_STAT.size:] == digest \
             and _link(run, rel, path, before):
         return len(data)
     if run.prefilled:
@@ -191,8 +205,7 @@ def emit(path: Path, data: bytes, inputs: str | None = None) -> int:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
-    st = os.stat(path)
-    run.entries[rel] = [st.st_size, st.st_mtime_ns, st.st_ino, digest]
+    run.entries[rel] = _entry(os.stat(path), digest)
     run.written += 1
     return len(data)
 
@@ -213,11 +226,12 @@ def _load(cache: Path, name: str, folder: Path) -> Manifest | None:
     """The manifest ``name`` if it describes ``folder``."""
     try:
         loaded = orjson.loads(_manifest_file(cache, name).read_bytes())
-        if isinstance(loaded, dict) and loaded.get("output") == str(folder):
-            files, inputs = loaded["files"], loaded.get("inputs", {})
-            if isinstance(files, dict) and isinstance(inputs, dict):
+        if isinstance(loaded, dict) and loaded.get("output") == str(folder) and loaded.get("format") == FORMAT:
+            files = {name: bytes.fromhex(entry) for name, entry in loaded["files"].items()}
+            inputs = {name: bytes.fromhex(digest) for name, digest in loaded["inputs"].items()}
+            if all(len(e) == _STAT.size + 32 for e in files.values()):
                 return files, inputs
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
         pass
     return None
 
@@ -275,7 +289,7 @@ def worker_started() -> None:
         take_entries()
 
 
-Taken = tuple[dict[str, Entry], dict[str, str], int, int]
+Taken = tuple[dict[str, Entry], dict[str, bytes], int, int]
 
 
 def take_entries() -> Taken:
@@ -289,7 +303,7 @@ def take_entries() -> Taken:
     return out
 
 
-def add_entries(entries: dict[str, Entry], inputs: dict[str, str], linked: int, written: int) -> None:
+def add_entries(entries: dict[str, Entry], inputs: dict[str, bytes], linked: int, written: int) -> None:
     if _run is not None:
         _run.entries.update(entries)
         _run.inputs.update(inputs)
@@ -297,9 +311,11 @@ def add_entries(entries: dict[str, Entry], inputs: dict[str, str], linked: int, 
         _run.written += written
 
 
-def _save(cache: Path, name: str, folder: Path, files: dict[str, Entry], inputs: dict[str, str]) -> None:
+def _save(cache: Path, name: str, folder: Path, files: dict[str, Entry], inputs: dict[str, bytes]) -> None:
     tmp = _manifest_file(cache, name).with_suffix(".tmp")
-    tmp.write_bytes(orjson.dumps({"output": str(folder), "files": files, "inputs": inputs}))
+    tmp.write_bytes(orjson.dumps({"format": FORMAT, "output": str(folder),
+                                  "files": {k: v.hex() for k, v in files.items()},
+                                  "inputs": {k: v.hex() for k, v in inputs.items()}}))
     tmp.replace(_manifest_file(cache, name))
 
 

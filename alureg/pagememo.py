@@ -60,21 +60,25 @@ def page_inputs(model: SiteModel, folder: str, rid: str) -> set[str]:
                 | _claim_closure(model, model.claims_on.get(rid, [])))
     if folder == "c":
         return _claim_closure(model, [rid])
+    if folder == "certificate-row":  # its row in the certificates directory
+        return {rid, model.certificates[rid]["holder"]} | _successors(model, [rid])
+    if folder == "member-row":  # its row in the members directory
+        return {rid, *model.certs_of.get(rid, [])}
     if folder == "status":  # api/v1/status/<member>.json
         certs = model.certs_of.get(rid, [])
         return {rid, *certs} | _successors(model, certs)
     raise ValueError(f"no record pages in {folder!r}")
 
 
-def file_digest(shared: str, fingerprints: dict[str, str], folder: str, rid: str) -> str:
+def file_digest(shared: str, fingerprints: dict[str, str], folder: str, rid: str) -> bytes:
     """The digest of a file made from one record's data alone (its API document)."""
-    return hashlib.sha256(f"{shared}\n{folder}/{rid}\n{fingerprints.get(rid, 'absent')}\n".encode()).hexdigest()
+    return hashlib.sha256(f"{shared}\n{folder}/{rid}\n{fingerprints.get(rid, 'absent')}\n".encode()).digest()
 
 
-def page_digest(model: SiteModel, shared: str, fingerprints: dict[str, str], folder: str, rid: str) -> str:
+def page_digest(model: SiteModel, shared: str, fingerprints: dict[str, str], folder: str, rid: str) -> bytes:
     """The digest of everything the page of ``rid`` is rendered from."""
     h = hashlib.sha256(f"{shared}\n{folder}/{rid}\n".encode())
     for dep in sorted(page_inputs(model, folder, rid)):
         h.update(f"{dep} {fingerprints.get(dep, 'absent')}\n".encode())
     h.update(orjson.dumps(model.history.by_record.get(rid, [])))
-    return h.hexdigest()
+    return h.digest()

@@ -27,7 +27,7 @@ from .errors import AluregError
 from .feeds import write_feeds
 from .history import read_history
 from .pagememo import shared_key
-from .pages import fragments, write_record_pages
+from .pages import RowMemo, fragments, write_record_pages
 from .records import Kind
 from .search import write_search_index
 from .shell import build_shell
@@ -144,10 +144,11 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
         # linked from the live output (alureg/outputs.py).
         outputs.begin(folder, live if use_cache else folder / "no-previous-output", manifest,
                       spare_manifest if claimed else None)
-        with stage("shell"), tempfile.TemporaryDirectory(prefix="alureg-shell-") as work:
-            build_shell(Path(work) / "site", Path(work), fragments(model), f"{model.scheme} registry")
-            outputs.emit_tree(Path(work) / "site", folder)
         memo = _page_memo(model, result) if use_cache else None
+        with stage("shell"), tempfile.TemporaryDirectory(prefix="alureg-shell-") as work:
+            rows = RowMemo(model, manifest / "rows.json", memo) if memo else None
+            build_shell(Path(work) / "site", Path(work), fragments(model, rows), f"{model.scheme} registry")
+            outputs.emit_tree(Path(work) / "site", folder)
         with stage("pages"):
             write_record_pages(model, folder, memo=memo)
         with stage("api"):

@@ -1,7 +1,7 @@
 """The page memo (alureg/pagememo.py) is only as right as ``page_inputs``: every record a
 page reads must be among its inputs, or a change to that record would leave the page
-stale. These tests render every record page (and every member's status document)
-with the model's lookups recorded."""
+stale. These tests render every record page (and every member's status document and
+directory row) with the model's lookups recorded."""
 
 from __future__ import annotations
 
@@ -73,9 +73,10 @@ def _reads_beyond_inputs(root: Path) -> tuple[int, list[str]]:
     model = SiteModel.build(result, AT)
     model.history = read_history(root, result.valid, result.trust)
     jobs = ([("members", m) for m in model.members] + [("certificates", c) for c in model.certificates]
-            + [("c", c) for c in model.claims] + [("status", m) for m in model.members])
+            + [("c", c) for c in model.claims] + [("status", m) for m in model.members]
+            + [("member-row", m) for m in model.members] + [("certificate-row", c) for c in model.certificates])
     inputs = {job: pagememo.page_inputs(model, *job) for job in jobs}
-    makers = {**pages._PAGES, "status": api.status_doc}
+    makers = {**pages._PAGES, "status": api.status_doc, **pages.ROW_MAKERS}
     seen = _recording(model)
     beyond = []
     for folder, rid in jobs:
@@ -100,6 +101,7 @@ def test_the_recording_sees_a_missing_input(monkeypatch: pytest.MonkeyPatch) -> 
     _, beyond = _reads_beyond_inputs(REPO)
     assert any(b.startswith("certificates/") for b in beyond) and any(b.startswith("c/") for b in beyond)
     assert any(b.startswith("members/") for b in beyond) and any(b.startswith("status/") for b in beyond)
+    assert any(b.startswith("certificate-row/") for b in beyond)
 
 
 def test_only_pages_that_read_a_changed_record_are_rendered(scratch: Scratch, tmp_path: Path,
