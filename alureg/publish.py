@@ -128,6 +128,7 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
         raise PublishError(f"not published: the registry has errors (run: check --root {root})")
     with stage("model"):
         model = SiteModel.build(result, at)
+        model.keep_statuses()
     with stage("history"):
         model.history = read_history(root, result.valid, result.trust)
     model.repo_url = (repository_url or result.config.repository_url or "").rstrip("/") or None

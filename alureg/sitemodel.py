@@ -5,7 +5,7 @@ browser uses to recompute status at view time (site/assets/status.js)."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +82,7 @@ class SiteModel:
     root_threshold: int = 0
     history: History = field(default_factory=History)  # from git, when the registry is in a repository
     repo_url: str | None = None  # commits link to <repo_url>/commit/<sha>
+    statuses: dict[tuple[str, str], Status] | None = None  # see keep_statuses()
 
     @classmethod
     def build(cls, result: CheckResult, at: str) -> SiteModel:
@@ -117,14 +118,30 @@ class SiteModel:
         return f"{self.repo_url}/commit/{sha}" if self.repo_url else None
 
     # --- status at the build date -------------------------------------------------
+    def keep_statuses(self) -> None:
+        """Work out each record's status once per build, not once per page, row, list
+        and count that shows it (the build; the records must not change after this).
+        Off by default: tests that record which records a page reads need every read
+        to happen (tests/test_pagememo.py)."""
+        self.statuses = {}
+
+    def _kept(self, kind: str, rid: str, work: Callable[[], Status]) -> Status:
+        if self.statuses is None:
+            return work()
+        found = self.statuses.get((kind, rid))
+        if found is None:
+            found = self.statuses[kind, rid] = work()
+        return found
+
     def member_status(self, member_id: str) -> Status:
-        return member_status(self.members[member_id], self.at)
+        return self._kept("m", member_id, lambda: member_status(self.members[member_id], self.at))
 
     def cert_status(self, cert_id: str) -> Status:
-        return certificate_status(self.certificates[cert_id], self.at, self.index.successors.get(cert_id, ()))
+        return self._kept("c", cert_id, lambda: certificate_status(
+            self.certificates[cert_id], self.at, self.index.successors.get(cert_id, ())))
 
     def claim_status(self, claim_id: str) -> Status:
-        return claim_status(self.claims[claim_id], self.at, self.index)
+        return self._kept("l", claim_id, lambda: claim_status(self.claims[claim_id], self.at, self.index))
 
     def listed(self, member_id: str) -> bool:
         """Suspended members are hidden from the public directory (their pages stay)."""
