@@ -310,7 +310,12 @@ def share_strings(data: dict[str, Any] | list[Any]) -> None:
             share_strings(v)
 
 
-def _fast_node(node: Any, depth: int) -> Any:
+def _fast_node(node: Any, depth: int, path: Path_ = (), positions: dict[Path_, tuple[int, int]] | None = None,
+               ) -> Any:
+    """The data of ``node``; with ``positions``, each node's place by its path (the
+    start of the node, as the event-stream builder records it)."""
+    if positions is not None:
+        positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     kind = node.__class__
     if kind is yaml.ScalarNode:
         value: str = node.value
@@ -333,15 +338,19 @@ def _fast_node(node: Any, depth: int) -> Any:
             key = _fast_node(key_node, depth + 1)
             if not isinstance(key, str) or key in out:
                 raise _Slow
-            out[key] = _fast_node(value_node, depth + 1)
+            out[key] = _fast_node(value_node, depth + 1, (*path, key) if positions is not None else path, positions)
         return out
     if kind is yaml.SequenceNode:
-        return [_fast_node(item, depth + 1) for item in node.value]
+        if positions is None:
+            return [_fast_node(item, depth + 1) for item in node.value]
+        return [_fast_node(item, depth + 1, (*path, i), positions) for i, item in enumerate(node.value)]
     raise _Slow
 
 
-def _fast_load(text: str) -> dict[str, Any] | None:
-    """The record's data, or None when the event-stream builder must read it."""
+def _fast_load(text: str, positions: dict[Path_, tuple[int, int]] | None = None) -> dict[str, Any] | None:
+    """The record's data, or None when the event-stream builder must read it; fills
+    ``positions`` when given (a finding on a record loaded from the check cache needs
+    its place: the event builder took 0.46 ms a file, 3.7 s for 8,000 warnings)."""
     if (not _HAS_LIBYAML or "&" in text or "*" in text or "!" in text or "- -" in text or "-\t" in text
             or _DEEP in text or text.startswith(" " * 47) or text.count("[") + text.count("{") > 40):
         return None
@@ -350,7 +359,7 @@ def _fast_load(text: str) -> dict[str, Any] | None:
         root = loader.get_single_node()
         if root is None or root.__class__ is not yaml.MappingNode:
             return None
-        data: dict[str, Any] = _fast_node(root, 0)
+        data: dict[str, Any] = _fast_node(root, 0, (), positions)
         return data
     except (yaml.YAMLError, _Slow, RecursionError):
         return None
@@ -360,10 +369,15 @@ def _fast_load(text: str) -> dict[str, Any] | None:
 
 def load_text(text: str, *, track_positions: bool = False) -> Loaded:
     """Load one record from text. Never raises for bad input."""
-    if not track_positions:
-        fast = _fast_load(text)
-        if fast is not None:
-            return Loaded(fast)
+    positions: dict[Path_, tuple[int, int]] | None = {} if track_positions else None
+    fast = _fast_load(text, positions)
+    if fast is not None:
+        return Loaded(fast, positions=positions or {})
+    return _event_load(text, track_positions)
+
+
+def _event_load(text: str, track_positions: bool) -> Loaded:
+    """The event-stream builder: every problem, with its place."""
     builder = _Builder(track_positions)
     parser = _Parser(text)
     data: dict[str, Any] | None = None
