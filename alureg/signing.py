@@ -25,13 +25,12 @@ from typing import Any
 import base58
 import orjson
 import rfc8785
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
-    Ed25519PublicKey,
 )
-from nacl.bindings import crypto_core_ed25519_is_valid_point
+from nacl.bindings import crypto_core_ed25519_is_valid_point, crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
 from .errors import AluregError
 
@@ -264,9 +263,18 @@ def is_safe_public_key(raw: bytes) -> bool:
     return len(raw) == 32 and bool(crypto_core_ed25519_is_valid_point(raw))
 
 
-@lru_cache(maxsize=256)
-def _public_key(raw: bytes) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(raw)
+def _ed25519_verify(signature: bytes, message: bytes, public: bytes) -> bool:
+    """Ed25519 verification by libsodium: 43 µs here against OpenSSL's 86 µs (half the
+    CPU of a cold check of 220,000 records). It accepts a subset of what OpenSSL
+    accepts: it also refuses small-order R and public keys and non-canonical
+    encodings, which no honest signer makes (tests: the W3C vector, tests/test_signing.py)."""
+    if len(signature) != 64 or len(public) != 32:
+        return False
+    try:
+        crypto_sign_open(signature + message, public)
+    except (BadSignatureError, ValueError, TypeError):
+        return False
+    return True
 
 
 def verify_proof(document: Mapping[str, Any], proof: Mapping[str, Any], public: bytes,
@@ -298,11 +306,7 @@ def verify_proof(document: Mapping[str, Any], proof: Mapping[str, Any], public: 
             return False
         document = dict(document) | {"@context": wanted}
         digest = None  # the document was changed: hash it again
-    try:
-        _public_key(public).verify(signature, hash_data(document, options, digest))
-    except (InvalidSignature, ValueError):
-        return False
-    return True
+    return _ed25519_verify(signature, hash_data(document, options, digest), public)
 
 
 def sign_record(record: Mapping[str, Any], pair: KeyPair, created: str) -> dict[str, Any]:

@@ -289,3 +289,48 @@ def test_fast_canonical_json_is_rfc8785() -> None:
     for bad in ({"a": 2**53}, {"a": float("nan")}):
         with pytest.raises(SigningError):
             canonical(bad)
+
+
+def test_libsodium_verification_agrees_with_openssl_on_honest_and_tampered_signatures() -> None:
+    """Proofs are verified by libsodium (alureg/signing.py, twice OpenSSL's speed): on
+    honest signatures and on every one-bit change of signature, message or key, it
+    gives OpenSSL's verdict; on S >= L (malleable) and a small-order key it refuses."""
+    import random
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+    from alureg.signing import _ed25519_verify
+
+    def openssl(sig: bytes, msg: bytes, pub: bytes) -> bool:
+        try:
+            Ed25519PublicKey.from_public_bytes(pub).verify(sig, msg)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    rng = random.Random(8785)  # noqa: S311 (test data)
+    verdicts = []
+    for _ in range(40):
+        key = Ed25519PrivateKey.from_private_bytes(rng.randbytes(32))
+        pub = key.public_key().public_bytes_raw()
+        msg = rng.randbytes(64)
+        sig = key.sign(msg)
+        cases = [(sig, msg, pub)]
+        for _ in range(6):
+            which, bit = rng.randrange(3), rng.randrange(256)
+            parts = [bytearray(sig), bytearray(msg), bytearray(pub)]
+            parts[which][bit // 8 % len(parts[which])] ^= 1 << (bit % 8)
+            cases.append((bytes(parts[0]), bytes(parts[1]), bytes(parts[2])))
+        for case in cases:
+            verdicts.append(_ed25519_verify(*case))
+            assert verdicts[-1] == openssl(*case), case
+    assert verdicts.count(True) == 40
+    order = 2**252 + 27742317777372353535851937790883648493
+    key = Ed25519PrivateKey.from_private_bytes(bytes(32))
+    pub, msg = key.public_key().public_bytes_raw(), b"m" * 64
+    sig = key.sign(msg)
+    malleable = sig[:32] + (int.from_bytes(sig[32:], "little") + order).to_bytes(32, "little")
+    assert _ed25519_verify(sig, msg, pub) and not _ed25519_verify(malleable, msg, pub)
+    small_order = bytes([1] + [0] * 31)  # the identity point
+    assert not _ed25519_verify(bytes(64), msg, small_order)
