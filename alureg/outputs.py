@@ -37,30 +37,30 @@ import hashlib
 import os
 import shutil
 import struct
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
-# A file as written: size, mtime_ns, inode and SHA-256, packed (56 bytes: a list of
-# four Python objects took about 300, and a build holds three manifests of 580,000).
+# A file as written: size, mtime_ns, inode and SHA-256, then the SHA-256 of the inputs
+# it was made from where the writer gave one, packed in one bytes object (56 or 88
+# bytes: a list of four Python objects took about 300, a second dict for the input
+# digests about 100 more, and a build holds three manifests of 580,000 files).
 Entry = bytes
 _STAT = struct.Struct("<QqQ")
-Manifest = tuple[dict[str, Entry], dict[str, bytes]]  # files, input digests (SHA-256) by path
+_DIGEST = 32
+_PLAIN, _WITH_INPUTS = _STAT.size + _DIGEST, _STAT.size + 2 * _DIGEST
+Manifest = dict[str, Entry]  # by path relative to the output folder
 SPARE_SUFFIX = "spare"
-FORMAT = 2  # of the manifest files: 2 packs each entry
+FORMAT = 4  # of the manifest files: 3 is binary, 4 holds the input digests in the entries
 
 
 @dataclass
 class _Run:
     new: Path
     live: Path | None
-    manifest: dict[str, Entry]  # the live output's
-    inputs_before: dict[str, bytes] = field(default_factory=dict)  # the live files' input digests
-    spare: dict[str, Entry] = field(default_factory=dict)  # what ``new`` holds already (the spare's)
-    spare_inputs: dict[str, bytes] = field(default_factory=dict)
-    entries: dict[str, Entry] = field(default_factory=dict)
-    inputs: dict[str, bytes] = field(default_factory=dict)
+    manifest: Manifest  # the live output's
+    spare: Manifest = field(default_factory=dict)  # what ``new`` holds already (the spare's)
+    entries: Manifest = field(default_factory=dict)
     linked: int = 0  # kept in the spare or linked from the live output
     written: int = 0
     pid: int = field(default_factory=os.getpid)
@@ -72,7 +72,7 @@ class _Run:
         text, prefix = str(path), str(self.new) + os.sep
         if not text.startswith(prefix):
             raise ValueError(f"{path} is not in {self.new}")
-        return text[len(prefix):]
+        return sys.intern(text[len(prefix):])  # one object for the path in all three manifests
 
 
 _run: _Run | None = None
@@ -92,8 +92,17 @@ def spare_folder(out: Path, cache: Path) -> Path | None:
     return cache / SPARE_SUFFIX
 
 
-def _entry(st: os.stat_result, digest: bytes) -> Entry:
-    return _STAT.pack(st.st_size, st.st_mtime_ns, st.st_ino) + digest
+def _entry(st: os.stat_result, digest: bytes, inputs: bytes | None) -> Entry:
+    return _STAT.pack(st.st_size, st.st_mtime_ns, st.st_ino) + digest + (inputs or b"")
+
+
+def _inputs(entry: Entry) -> bytes | None:
+    return entry[_PLAIN:] or None
+
+
+def _with(entry: Entry, inputs: bytes | None) -> Entry:
+    """``entry`` with ``inputs`` as its input digest."""
+    return entry if _inputs(entry) == inputs else entry[:_PLAIN] + (inputs or b"")
 
 
 def _same(path: Path | str, entry: Entry) -> bool:
@@ -154,20 +163,21 @@ def reuse(path: Path, inputs: bytes) -> int | None:
         return None
     rel = run.rel(path)
     had = run.spare.get(rel)
-    if had is not None and run.spare_inputs.get(rel) == inputs and _same(path, had):
-        run.entries[rel], run.inputs[rel] = had, inputs
+    if had is not None and _inputs(had) == inputs and _same(path, had):
+        run.entries[rel] = had
         run.linked += 1
         return _size(had)
     before = run.manifest.get(rel)
-    if run.live is None or before is None or run.inputs_before.get(rel) != inputs:
+    if run.live is None or before is None or _inputs(before) != inputs:
         return None
-    if not _link(run, rel, path, before):
+    if not _link(run, rel, path, before, before):
         return None
-    run.inputs[rel] = inputs
     return _size(before)
 
 
-def _link(run: _Run, rel: str, path: Path, before: Entry) -> bool:
+def _link(run: _Run, rel: str, path: Path, before: Entry, entry: Entry) -> bool:
+    """Link the live output's file at ``rel`` (``before``: its manifest entry) into
+    ``path``; ``entry``: the new manifest's entry for it."""
     assert run.live is not None
     source = f"{run.live}{os.sep}{rel}"
     if not _same(source, before):
@@ -182,7 +192,7 @@ def _link(run: _Run, rel: str, path: Path, before: Entry) -> bool:
         os.link(source, path)
     except OSError:
         return False
-    run.entries[rel] = before
+    run.entries[rel] = entry
     run.linked += 1
     return True
 
@@ -197,17 +207,15 @@ def emit(path: Path, data: bytes, inputs: bytes | None = None) -> int:
         path.write_bytes(data)
         return len(data)
     rel = run.rel(path)
-    if inputs is not None:
-        run.inputs[rel] = inputs
     digest = hashlib.sha256(data).digest()
     had = run.spare.get(rel)
-    if had is not None and had[_STAT.size:] == digest and _same(path, had):
-        run.entries[rel] = had
+    if had is not None and had[_STAT.size:_PLAIN] == digest and _same(path, had):
+        run.entries[rel] = _with(had, inputs)
         run.linked += 1
         return len(data)
     before = run.manifest.get(rel)
-    if run.live is not None and before is not None and before[_STAT.size:] == digest \
-            and _link(run, rel, path, before):
+    if run.live is not None and before is not None and before[_STAT.size:_PLAIN] == digest \
+            and _link(run, rel, path, before, _with(before, inputs)):
         return len(data)
     if run.prefilled:
         _clear(path)
@@ -219,7 +227,7 @@ def emit(path: Path, data: bytes, inputs: bytes | None = None) -> int:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
-    run.entries[rel] = _entry(os.stat(path), digest)
+    run.entries[rel] = _entry(os.stat(path), digest, inputs)
     run.written += 1
     return len(data)
 
@@ -233,21 +241,46 @@ def emit_tree(folder: Path, into: Path) -> None:
 
 
 def _manifest_file(cache: Path, name: str = "manifest") -> Path:
-    return cache / f"{name}.json"
+    return cache / f"{name}.bin"
+
+
+# A manifest file: a head line (magic, format, output folder), the count, then each
+# file's path (length-prefixed UTF-8), its entry's length (56 or 88) and the entry.
+# Binary and written a chunk at a time: as JSON, the hex strings of 580,000 entries
+# added about 190 MB to a build's peak memory.
+_MAGIC = b"alureg-manifest"
+_COUNT = struct.Struct("<Q")
+_LENGTH = struct.Struct("<IB")
+
+
+def _encode(path: str) -> bytes:
+    return path.encode("utf-8", "surrogateescape")
 
 
 def _load(cache: Path, name: str, folder: Path) -> Manifest | None:
-    """The manifest ``name`` if it describes ``folder``."""
+    """The manifest ``name`` if it describes ``folder`` (anything else: None). Paths
+    are interned: the live and spare manifests and the new one share them."""
     try:
-        loaded = orjson.loads(_manifest_file(cache, name).read_bytes())
-        if isinstance(loaded, dict) and loaded.get("output") == str(folder) and loaded.get("format") == FORMAT:
-            files = {name: bytes.fromhex(entry) for name, entry in loaded["files"].items()}
-            inputs = {name: bytes.fromhex(digest) for name, digest in loaded["inputs"].items()}
-            if all(len(e) == _STAT.size + 32 for e in files.values()):
-                return files, inputs
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-        pass
-    return None
+        data = _manifest_file(cache, name).read_bytes()
+        head, _, rest = data.partition(b"\n")
+        if head != b"%s %d %s" % (_MAGIC, FORMAT, _encode(str(folder))):
+            return None
+        view = memoryview(rest)
+        (count,), at = _COUNT.unpack_from(view), _COUNT.size
+        files: Manifest = {}
+        for _ in range(count):
+            (length, width), at = _LENGTH.unpack_from(view, at), at + _LENGTH.size
+            key = sys.intern(bytes(view[at:at + length]).decode("utf-8", "surrogateescape"))
+            at += length
+            entry = bytes(view[at:at + width])
+            if width not in (_PLAIN, _WITH_INPUTS) or len(entry) != width:
+                return None
+            files[key], at = entry, at + width
+        if at != len(view):
+            return None
+        return files
+    except (OSError, struct.error, ValueError):
+        return None
 
 
 def claim_spare(spare: Path, cache: Path) -> Manifest | None:
@@ -265,10 +298,9 @@ def begin(new: Path, live: Path, cache: Path, spare: Manifest | None = None) -> 
     manifest of what ``new`` holds already (the claimed spare), else ``new`` is empty."""
     global _run
     found = _load(cache, "manifest", live.resolve()) if live.is_dir() else None
-    manifest, inputs = found or ({}, {})
-    run = _Run(new, live if live.is_dir() else None, manifest, inputs)
+    run = _Run(new, live if live.is_dir() else None, found or {})
     if spare is not None:
-        run.spare, run.spare_inputs = spare
+        run.spare = spare
     run.prefilled = spare is not None or any(new.iterdir())
     _run = run
 
@@ -303,33 +335,42 @@ def worker_started() -> None:
         take_entries()
 
 
-Taken = tuple[dict[str, Entry], dict[str, bytes], int, int]
+Taken = tuple[Manifest, int, int]
 
 
 def take_entries() -> Taken:
-    """This process's new entries, input digests and counts since the last call
+    """This process's new entries and counts since the last call
     (forked workers)."""
     run = _run
     if run is None:
-        return {}, {}, 0, 0
-    out = (run.entries, run.inputs, run.linked, run.written)
-    run.entries, run.inputs, run.linked, run.written = {}, {}, 0, 0
+        return {}, 0, 0
+    out = (run.entries, run.linked, run.written)
+    run.entries, run.linked, run.written = {}, 0, 0
     return out
 
 
-def add_entries(entries: dict[str, Entry], inputs: dict[str, bytes], linked: int, written: int) -> None:
+def add_entries(entries: Manifest, linked: int, written: int) -> None:
     if _run is not None:
-        _run.entries.update(entries)
-        _run.inputs.update(inputs)
+        _run.entries.update((sys.intern(k), v) for k, v in entries.items())  # keys unpickled: new objects
         _run.linked += linked
         _run.written += written
 
 
-def _save(cache: Path, name: str, folder: Path, files: dict[str, Entry], inputs: dict[str, bytes]) -> None:
+def _save(cache: Path, name: str, folder: Path, files: Manifest) -> None:
     tmp = _manifest_file(cache, name).with_suffix(".tmp")
-    tmp.write_bytes(orjson.dumps({"format": FORMAT, "output": str(folder),
-                                  "files": {k: v.hex() for k, v in files.items()},
-                                  "inputs": {k: v.hex() for k, v in inputs.items()}}))
+    with tmp.open("wb") as f:
+        f.write(b"%s %d %s\n" % (_MAGIC, FORMAT, _encode(str(folder))))
+        f.write(_COUNT.pack(len(files)))
+        chunk: list[bytes] = []
+        for key, entry in files.items():
+            if len(entry) not in (_PLAIN, _WITH_INPUTS):
+                raise ValueError(f"manifest entry of {key!r}: {len(entry)} bytes")
+            path = _encode(key)
+            chunk += (_LENGTH.pack(len(path), len(entry)), path, entry)
+            if len(chunk) >= 30_000:
+                f.write(b"".join(chunk))
+                chunk.clear()
+        f.write(b"".join(chunk))
     tmp.replace(_manifest_file(cache, name))
 
 
@@ -343,8 +384,8 @@ def finish(live: Path, cache: Path, spare: Path | None = None) -> tuple[int, int
         return 0, 0
     cache.mkdir(parents=True, exist_ok=True)
     if spare is not None and run.live is not None and run.manifest:
-        _save(cache, SPARE_SUFFIX, spare.resolve(), run.manifest, run.inputs_before)
-    _save(cache, "manifest", live.resolve(), run.entries, run.inputs)
+        _save(cache, SPARE_SUFFIX, spare.resolve(), run.manifest)
+    _save(cache, "manifest", live.resolve(), run.entries)
     return run.linked, run.written
 
 

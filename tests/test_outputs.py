@@ -124,7 +124,7 @@ def _file_in_the_way(spare: Path) -> None:
 
 
 def _no_manifest(spare: Path) -> None:
-    (spare.parent / "spare.json").unlink()
+    (spare.parent / "spare.bin").unlink()
     (spare / "index.html").write_text("stale")
 
 
@@ -164,3 +164,23 @@ def test_a_build_killed_in_the_spare_leaves_nothing_behind(scratch: Scratch, tmp
     assert not _spare(out).exists()
     _warm(scratch, out)
     _equals_cold(scratch, out, tmp_path)
+
+
+def test_manifest_round_trip_and_damaged_manifests_are_not_used(tmp_path: Path) -> None:
+    """The binary manifest gives back what was saved (odd paths, entries with and
+    without input digests); a truncated, extended or foreign one, or one of another
+    folder, is not used."""
+    files = {"index.html": bytes(range(56)), "c/CLM-1/claim.json": b"\x01" * 88,
+             "é/\udcff name.html": b"\xff" * 56}
+    folder = tmp_path / "public"
+    outputs._save(tmp_path, "manifest", folder, files)
+    saved = outputs._manifest_file(tmp_path).read_bytes()
+    assert outputs._load(tmp_path, "manifest", folder) == files
+    assert outputs._load(tmp_path, "manifest", tmp_path / "other") is None
+    for damaged in (saved[:-1], saved + b"\0", saved[:40], b"", b"{}",
+                    saved.replace(b"alureg-manifest 4", b"alureg-manifest 3"),
+                    saved.replace(b"\x01" * 88, b"\x01" * 88 + b"\x02")):
+        outputs._manifest_file(tmp_path).write_bytes(damaged)
+        assert outputs._load(tmp_path, "manifest", folder) is None, damaged[:60]
+    with pytest.raises(ValueError, match="70 bytes"):
+        outputs._save(tmp_path, "manifest", folder, {"x": b"short" * 14})
