@@ -340,7 +340,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(f"change history: {history}; {report.feeds} Atom feeds")
     if args.timings:
         print(report.stages.text())
-        print(f"files: {report.written} written, {report.linked} unchanged (linked from the previous output)")
+        print(f"files: {report.written} written, {report.linked} unchanged (kept or linked from the previous outputs)")
     return 0
 
 

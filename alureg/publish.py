@@ -74,7 +74,7 @@ class BuildReport:
     history_available: bool = False  # the registry is a git repository
     changes: int = 0  # changes to records read from git
     stages: Stages = field(default_factory=Stages)
-    linked: int = 0  # files linked from the previous output (their bytes did not change)
+    linked: int = 0  # files kept in the spare or linked from the live output (unchanged)
     written: int = 0  # files written (emitted by our writers; MkDocs and Pagefind write their own)
     result: CheckResult | None = None  # None when nothing changed (alureg/buildmemo.py)
     kept: bool = False  # nothing changed since the last build: its output stays as it is

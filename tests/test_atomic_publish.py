@@ -68,6 +68,31 @@ def test_a_second_build_keeps_a_running_deletion_and_removes_a_dead_ones(tmp_pat
     assert (out / "index.html").read_text() == "new"
 
 
+def test_a_dead_builds_folder_is_deleted_in_the_background(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With background=True (the `build` command) a killed build's folder, which can be a
+    whole output, is handed to a detached deleting process, not deleted while the
+    build waits: at once it is out of the way under that process's name, then gone."""
+    from alureg.swap import write_atomically
+
+    out = tmp_path / "public"
+    out.mkdir()
+    stale = tmp_path / ".public.new-999999999-xyz"  # no such process
+    (stale / "c").mkdir(parents=True)
+    (stale / "c" / "claim.json").write_text("left by a killed build")
+    import shutil
+
+    deleted_here: list[str] = []
+    monkeypatch.setattr(shutil, "rmtree", lambda path, *a, **k: deleted_here.append(str(path)))
+    write_atomically(out, lambda folder, reused: (folder / "index.html").write_text("new"), background=True)
+    monkeypatch.undo()
+    assert deleted_here == []  # nothing deleted while the build waits
+    assert not stale.exists() and (out / "index.html").read_text() == "new"
+    deadline = time.monotonic() + 30
+    while sorted(p.name for p in tmp_path.iterdir()) != ["public"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["public"]
+
+
 def test_exchange_swaps_two_folders_in_one_step(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
