@@ -270,7 +270,7 @@ def _load(cache: Path, name: str, folder: Path) -> Manifest | None:
         files: Manifest = {}
         for _ in range(count):
             (length, width), at = _LENGTH.unpack_from(view, at), at + _LENGTH.size
-            key = sys.intern(bytes(view[at:at + length]).decode("utf-8", "surrogateescape"))
+            key = sys.intern(str(view[at:at + length], "utf-8", "surrogateescape"))
             at += length
             entry = bytes(view[at:at + width])
             if width not in (_PLAIN, _WITH_INPUTS) or len(entry) != width:

@@ -75,7 +75,7 @@ class BuildReport:
     changes: int = 0  # changes to records read from git
     stages: Stages = field(default_factory=Stages)
     linked: int = 0  # files kept in the spare or linked from the live output (unchanged)
-    written: int = 0  # files written (emitted by our writers; MkDocs and Pagefind write their own)
+    written: int = 0  # files written (every file of the site goes through alureg/outputs.emit)
     result: CheckResult | None = None  # None when nothing changed (alureg/buildmemo.py)
     kept: bool = False  # nothing changed since the last build: its output stays as it is
 

@@ -71,7 +71,7 @@ def test_a_second_build_keeps_a_running_deletion_and_removes_a_dead_ones(tmp_pat
 def test_a_dead_builds_folder_is_deleted_in_the_background(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With background=True (the `build` command) a killed build's folder, which can be a
     whole output, is handed to a detached deleting process, not deleted while the
-    build waits: at once it is out of the way under that process's name, then gone."""
+    build waits: nothing is deleted in this process, and the folder is then gone."""
     from alureg.swap import write_atomically
 
     out = tmp_path / "public"

@@ -124,7 +124,7 @@ def _file_in_the_way(spare: Path) -> None:
 
 
 def _no_manifest(spare: Path) -> None:
-    (spare.parent / "spare.bin").unlink()
+    outputs._manifest_file(spare.parent, outputs.SPARE_SUFFIX).unlink()
     (spare / "index.html").write_text("stale")
 
 
@@ -178,7 +178,7 @@ def test_manifest_round_trip_and_damaged_manifests_are_not_used(tmp_path: Path) 
     assert outputs._load(tmp_path, "manifest", folder) == files
     assert outputs._load(tmp_path, "manifest", tmp_path / "other") is None
     for damaged in (saved[:-1], saved + b"\0", saved[:40], b"", b"{}",
-                    saved.replace(b"alureg-manifest 4", b"alureg-manifest 3"),
+                    saved.replace(b"alureg-manifest %d" % outputs.FORMAT, b"alureg-manifest %d" % (outputs.FORMAT - 1)),
                     saved.replace(b"\x01" * 88, b"\x01" * 88 + b"\x02")):
         outputs._manifest_file(tmp_path).write_bytes(damaged)
         assert outputs._load(tmp_path, "manifest", folder) is None, damaged[:60]

@@ -293,7 +293,7 @@ def test_fast_canonical_json_is_rfc8785() -> None:
 
 def test_libsodium_verification_agrees_with_openssl_on_honest_and_tampered_signatures() -> None:
     """Proofs are verified by libsodium (alureg/signing.py, twice OpenSSL's speed): on
-    honest signatures and on every one-bit change of signature, message or key, it
+    honest signatures and on random one-bit changes of signature, message or key, it
     gives OpenSSL's verdict; on S >= L (malleable) and a small-order key it refuses."""
     import random
 
