@@ -196,7 +196,8 @@ def _check(root: Path, at: str, against: str | None, workers: int | None, use_ca
         rel = rels[i]
         entry = cache.lookup(rel, path) if cache is not None else None
         if entry is not None:
-            record = None if entry.data is None else Record(kind, path, rel, entry.data)
+            record = None if entry.data is None else Record(kind, path, rel, entry.data,
+                                                          dict(entry.located) if entry.located else None)
             examined[i] = (record, _Examined(i, entry.data, entry.valid, list(entry.findings), entry))
         else:
             rest.append((kind, path))
@@ -216,10 +217,15 @@ def _check(root: Path, at: str, against: str | None, workers: int | None, use_ca
             registry.records.append(record)
             if done.valid:
                 valid.append(record)
-    if cache is not None:
-        cache.save({rel for rel, (kind, _) in zip(rels, files, strict=True) if kind is not Kind.TRUST_LIST})
 
     findings += run_rules(Context(registry, valid, at))
+    if cache is not None:
+        for i in range(len(files)):  # keep the positions the rules located
+            record, done = examined[i]
+            if record is not None and done.entry is not None and record.located != done.entry.located:
+                done.entry.located = record.located
+                cache.dirty = True
+        cache.save({rel for rel, (kind, _) in zip(rels, files, strict=True) if kind is not Kind.TRUST_LIST})
     if against is not None:
         findings += rollback_findings(root, against, registry)
     return CheckResult(config, registry, valid, trust, sorted(set(findings)), cache.hits if cache else 0, seen)

@@ -33,7 +33,7 @@ from . import schema
 from .findings import Finding
 from .loading import share_strings
 
-FORMAT = 2  # JSON lines: a head, one entry per line, an end mark
+FORMAT = 3  # JSON lines: a head, one entry per line, an end mark; 3: positions located
 _END = b'"end"\n'
 RACY_NS = 2_000_000_000
 _LIBRARIES = ("PyYAML", "jsonschema", "jsonschema-rs", "orjson", "rfc8785", "base58", "cryptography")
@@ -63,6 +63,7 @@ class Entry:
     data: dict[str, Any] | None
     valid: bool
     findings: list[Finding]
+    located: dict[str, list[int]] | None = None  # positions the rules asked for (records.Record.locate)
 
     def identity(self) -> tuple[int, int, int, str]:
         """The file as it was read: size, modification time, inode, SHA-256."""
@@ -70,12 +71,12 @@ class Entry:
 
     def to_json(self) -> list[Any]:
         return [self.size, self.mtime_ns, self.inode, self.sha256, self.data, self.valid,
-                [[f.path, f.line, f.col, f.code, f.message] for f in self.findings]]
+                [[f.path, f.line, f.col, f.code, f.message] for f in self.findings], self.located]
 
     @classmethod
     def from_json(cls, row: list[Any]) -> Entry:
-        size, mtime_ns, inode, sha, data, valid, found = row
-        return cls(size, mtime_ns, inode, sha, data, valid, [Finding(*f) for f in found])
+        size, mtime_ns, inode, sha, data, valid, found, located = row
+        return cls(size, mtime_ns, inode, sha, data, valid, [Finding(*f) for f in found], located)
 
 
 @dataclass

@@ -374,19 +374,25 @@ def _save(cache: Path, name: str, folder: Path, files: Manifest) -> None:
     tmp.replace(_manifest_file(cache, name))
 
 
-def finish(live: Path, cache: Path, spare: Path | None = None) -> tuple[int, int]:
+def finish(live: Path, cache: Path, spare: Path | None = None) -> tuple[int, int, Manifest]:
     """After the swap: save the manifest of the new live output and, when the
     previous one was kept as the spare at ``spare``, its manifest as the spare's.
-    Returns the counts: unchanged (kept or linked) and written."""
+    Returns the counts, unchanged (kept or linked) and written, and the manifest."""
     global _run
     run, _run = _run, None
     if run is None:
-        return 0, 0
+        return 0, 0, {}
     cache.mkdir(parents=True, exist_ok=True)
     if spare is not None and run.live is not None and run.manifest:
         _save(cache, SPARE_SUFFIX, spare.resolve(), run.manifest)
     _save(cache, "manifest", live.resolve(), run.entries)
-    return run.linked, run.written
+    return run.linked, run.written, run.entries
+
+
+def file_stat(entry: Entry) -> tuple[int, int, int]:
+    """The size, modification time (ns) and inode of the file that ``entry`` describes."""
+    size, mtime_ns, inode = _STAT.unpack_from(entry)
+    return size, mtime_ns, inode
 
 
 def abandon() -> None:

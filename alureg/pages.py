@@ -48,8 +48,13 @@ SITE_DIR = Path(__file__).resolve().parent.parent / "site"
 
 
 def script_json(data: Any) -> Markup:
-    """JSON safe inside <script>: no '<', '>' or '&' can end the element early."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    """JSON safe inside <script>: no '<', '>' or '&' can end the element early.
+    orjson's sorted compact output is the standard library's (tests/test_properties.py),
+    ten times faster: the certificates directory's data is 100,000 records' status."""
+    try:
+        text = orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+    except (orjson.JSONEncodeError, TypeError):  # beyond orjson (an integer over 64 bits): the reference
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))  # noqa: S704
 
 

@@ -171,11 +171,11 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
         except BaseException:
             outputs.abandon()
             raise
-        report.linked, report.written = outputs.finish(live, manifest, spare)
+        report.linked, report.written, files = outputs.finish(live, manifest, spare)
     stage.seconds["write"] -= sum(stage.seconds[s] for s in ("shell", "pages", "api", "snapshot", "search",
                                                              "feeds", "tidy"))
     if use_cache:
         with stage("memo"):
             buildmemo.save(manifest, buildmemo.Memo(memo_key, str(root.resolve()), started, result.files,
-                                                    report.summary()), out)
+                                                    report.summary()), buildmemo.output_digest(files))
     return report

@@ -210,3 +210,17 @@ def test_api_writer_equals_the_standard_library(data: Any) -> None:
 
     expected = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True).encode()
     assert orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) == expected
+
+
+@FAST
+@given(JSONISH)
+def test_script_json_equals_the_standard_library(data: Any) -> None:
+    """Page data in <script> (alureg/pages.script_json) is written with orjson: the
+    characters json.dumps writes, then made safe inside a script element."""
+    import json
+
+    from alureg.pages import script_json
+
+    expected = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    safe = expected.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    assert str(script_json(data)) == safe

@@ -91,6 +91,38 @@ def test_check_cache_never_changes_a_result(scratch: Scratch, monkeypatch: pytes
     assert both("2027-06-30") == 83  # another day: the rules run again, the per-file results hold
 
 
+def test_check_cache_keeps_the_positions_the_rules_located(scratch: Scratch,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule's finding on an unchanged file takes its line and column from the cache,
+    without parsing the file again; a file changed since gets them found again."""
+    from alureg import records
+
+    at = "2027-06-30"  # members of the sample that joined long before hold no certificate by then
+    check(scratch.root, at, workers=1, use_cache=True)
+    parsed: list[Path] = []
+    real = records.load_file
+
+    def spy(path: Path, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("track_positions"):
+            parsed.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(records, "load_file", spy)
+    warm = check(scratch.root, at, workers=1, use_cache=True)
+    assert _summary(warm) == _summary(check(scratch.root, at, workers=1))
+    where = {(f.path, f.line, f.col) for f in warm.findings if f.code == "RUL012"}
+    assert ("registry/members/MEM-0002.yaml", 6, 9) in where
+    parsed.clear()
+    assert _summary(check(scratch.root, at, workers=1, use_cache=True)) == _summary(warm)
+    assert parsed == []
+    # A comment line on top: the same record (its proofs hold), every line one further down.
+    path = scratch.root / "registry/members/MEM-0002.yaml"
+    path.write_text("# moved down a line\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    moved = check(scratch.root, at, workers=1, use_cache=True)
+    assert _summary(moved) == _summary(check(scratch.root, at, workers=1))
+    assert ("registry/members/MEM-0002.yaml", 7, 9) in {(f.path, f.line, f.col) for f in moved.findings}
+
+
 @pytest.mark.parametrize("damage", ["cut mid-line", "cut after a line", "a line replaced", "no end mark",
                                     "the older format"])
 def test_check_cache_ignores_a_damaged_file(damage: str, scratch: Scratch) -> None:
