@@ -41,7 +41,7 @@ from typing import Any
 import orjson
 
 from . import outputs
-from .checkcache import RACY_NS, code_digest, unchanged
+from .checkcache import RACY_NS, Identity, code_digest, unchanged
 from .config import CONFIG_FILE
 from .gitrev import RECORD_TOPS, GitError, git, is_repository
 from .pages import SITE_DIR
@@ -49,7 +49,6 @@ from .records import record_names
 
 FORMAT = 1
 USE_FIND = True  # GNU find lists the output; False: the walk in Python (tests compare both)
-Identity = tuple[int, int, int]  # size, mtime_ns, inode
 
 
 @cache
@@ -278,9 +277,11 @@ def forget(cache_folder: Path) -> None:
     _memo_file(cache_folder).unlink(missing_ok=True)
 
 
-def _same_records(cache_folder: Path, root: Path, head: dict[str, Any]) -> bool:
-    """Every record file as the check of the last build read it, and no other."""
+def _same_records(cache_folder: Path, root: Path, head: dict[str, Any], seen: dict[str, Identity]) -> bool:
+    """Every record file as the check of the last build read it, and no other;
+    ``seen`` is given each record file's status as this build found it."""
     names, stats = _record_stats(root)
+    seen.update(zip(names, stats, strict=True))
     pairs = sorted(zip(names, stats, strict=True))
     if head["clean"] and _listing([n for n, _ in pairs], [s for _, s in pairs]) == head["records"]:
         return True  # the common case: one digest, no file read
@@ -291,18 +292,16 @@ def _same_records(cache_folder: Path, root: Path, head: dict[str, Any]) -> bool:
     if len(names) != len(records) or any(n not in records for n in names):
         return False  # a record file was added or removed
     started_ns, base = int(head["started_ns"]), str(root)
-    for name in names:
-        path = f"{base}/{name}"
-        try:
-            if not unchanged(path, os.lstat(path), records[name], started_ns):
-                return False
-        except OSError:
-            return False
-    return True
+    return all(unchanged(f"{base}/{name}", now, records[name], started_ns)
+               for name, now in zip(names, stats, strict=True))
 
 
-def lookup(cache_folder: Path, build_key: str, root: Path, out: Path) -> dict[str, Any] | None:
-    """The report of the last build if nothing it used or made has changed since."""
+def lookup(cache_folder: Path, build_key: str, root: Path, out: Path,
+           seen: dict[str, Identity] | None = None) -> dict[str, Any] | None:
+    """The report of the last build if nothing it used or made has changed since.
+    ``seen``, if given, gets the status of every record file as found here (the check
+    that follows a miss need not take them again)."""
+    seen = {} if seen is None else seen
     try:
         head = orjson.loads(_memo_file(cache_folder).read_bytes())
         if head.get("format") != FORMAT or head.get("key") != build_key or head.get("root") != str(root.resolve()):
@@ -310,7 +309,7 @@ def lookup(cache_folder: Path, build_key: str, root: Path, out: Path) -> dict[st
         listing = OutputListing(out.resolve())  # runs beside the record files' comparison
         same = False
         try:
-            same = _same_records(cache_folder, root, head)
+            same = _same_records(cache_folder, root, head, seen)
         finally:
             if not same:
                 listing.cancel()

@@ -63,7 +63,8 @@ def bundle_bytes(bundle: dict[str, Any], encoded: Mapping[str, bytes]) -> bytes:
 
 
 def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Path, publisher: KeyPair,
-                   now: dt.datetime, shared: str | None = None) -> dict[str, Any]:
+                   now: dt.datetime, shared: str | None = None,
+                   known: Mapping[str, bytes] | None = None) -> dict[str, Any]:
     """Sign the snapshot over every record and every claim's closure; write it, the
     trust list, the list of leaves and the claim bundles. Returns the snapshot.
 
@@ -73,8 +74,11 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
 
     With ``shared`` (the page memo's shared key, alureg/pagememo.py), a bundle whose
     closure digest and Merkle path are those of the live one is kept without being
-    put together: those two fix every byte of it."""
-    digests = {rid: hashlib.sha256(canonical(r)).digest() for rid, r in records.items()}  # = record_digest
+    put together: those two fix every byte of it. ``known``: records' digests by id
+    that the check worked out already (alureg/checkcache.py keeps them)."""
+    known = known or {}
+    digests = {rid: known.get(rid) or hashlib.sha256(canonical(r)).digest()  # = record_digest
+               for rid, r in records.items()}
     for cid in sorted(model.claims):
         digests[cid + CLOSURE] = record_digest(closure(claim_bundle(model, cid), digests))
     snapshot, tree = make_snapshot(digests, model.trust, model.site_url, publisher, now)

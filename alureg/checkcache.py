@@ -33,7 +33,7 @@ from . import schema
 from .findings import Finding
 from .loading import share_strings
 
-FORMAT = 3  # JSON lines: a head, one entry per line, an end mark; 3: positions located
+FORMAT = 4  # JSON lines: a head, one entry per line, an end mark; 3: positions located; 4: digests
 _END = b'"end"\n'
 RACY_NS = 2_000_000_000
 _LIBRARIES = ("PyYAML", "jsonschema", "jsonschema-rs", "orjson", "rfc8785", "base58", "cryptography")
@@ -64,6 +64,9 @@ class Entry:
     valid: bool
     findings: list[Finding]
     located: dict[str, list[int]] | None = None  # positions the rules asked for (records.Record.locate)
+    # A valid record's digest, SHA-256 of its RFC 8785 form (alureg/snapshot.py): the
+    # snapshot's leaves; worked out once per file, not at every build (2.3 s).
+    digest: bytes | None = None
 
     def identity(self) -> tuple[int, int, int, str]:
         """The file as it was read: size, modification time, inode, SHA-256."""
@@ -71,12 +74,14 @@ class Entry:
 
     def to_json(self) -> list[Any]:
         return [self.size, self.mtime_ns, self.inode, self.sha256, self.data, self.valid,
-                [[f.path, f.line, f.col, f.code, f.message] for f in self.findings], self.located]
+                [[f.path, f.line, f.col, f.code, f.message] for f in self.findings], self.located,
+                self.digest.hex() if self.digest is not None else None]
 
     @classmethod
     def from_json(cls, row: list[Any]) -> Entry:
-        size, mtime_ns, inode, sha, data, valid, found, located = row
-        return cls(size, mtime_ns, inode, sha, data, valid, [Finding(*f) for f in found], located)
+        size, mtime_ns, inode, sha, data, valid, found, located, digest = row
+        return cls(size, mtime_ns, inode, sha, data, valid, [Finding(*f) for f in found], located,
+                   bytes.fromhex(digest) if digest is not None else None)
 
 
 @dataclass
@@ -118,19 +123,22 @@ class CheckCache:
             cache.entries = {}  # missing, damaged, cut short or foreign: start afresh
         return cache
 
-    def lookup(self, rel: str, path: Path) -> Entry | None:
-        """The stored result if it still holds for the file at ``path``."""
+    def lookup(self, rel: str, path: Path, now: Identity | None = None) -> Entry | None:
+        """The stored result if it still holds for the file at ``path``; ``now``: its
+        status if the caller has just taken it (the build memo has), else it is taken."""
         entry = self.entries.get(rel)
         if entry is None:
             return None
-        try:
-            st = path.lstat()
-        except OSError:
+        if now is None:
+            try:
+                st = path.lstat()
+            except OSError:
+                return None
+            now = st.st_size, st.st_mtime_ns, st.st_ino
+        if not unchanged(path, now, entry.identity(), self.written_ns):
             return None
-        if not unchanged(path, st, entry.identity(), self.written_ns):
-            return None
-        if (st.st_size, st.st_mtime_ns, st.st_ino) != (entry.size, entry.mtime_ns, entry.inode):
-            entry.size, entry.mtime_ns, entry.inode = st.st_size, st.st_mtime_ns, st.st_ino
+        if now != (entry.size, entry.mtime_ns, entry.inode):
+            entry.size, entry.mtime_ns, entry.inode = now
             self.dirty = True
         self.hits += 1
         return entry
@@ -161,17 +169,20 @@ class CheckCache:
         tmp.replace(self.path)
 
 
-def unchanged(path: Path | str, st: os.stat_result, seen: tuple[int, int, int, str] | list[Any],
+Identity = tuple[int, int, int]  # a file's size, mtime_ns and inode
+
+
+def unchanged(path: Path | str, now: Identity, seen: tuple[int, int, int, str] | list[Any],
               started_ns: int) -> bool:
-    """Whether the file at ``path`` (now of status ``st``) still holds the bytes it held
-    when it was read as ``seen`` (size, mtime_ns, inode, SHA-256) by a run that began at
-    ``started_ns``: the same status, or else the same bytes. As in git, a file modified
-    within RACY_NS before that run began is always hashed (the check cache, the build
-    memo)."""
+    """Whether the file at ``path`` (now of status ``now``: size, mtime_ns, inode) still
+    holds the bytes it held when it was read as ``seen`` (size, mtime_ns, inode, SHA-256)
+    by a run that began at ``started_ns``: the same status, or else the same bytes. As
+    in git, a file modified within RACY_NS before that run began is always hashed (the
+    check cache, the build memo)."""
     size, mtime_ns, inode, sha = seen
-    if (st.st_size, st.st_mtime_ns, st.st_ino) == (size, mtime_ns, inode) and mtime_ns < started_ns - RACY_NS:
+    if now == (size, mtime_ns, inode) and mtime_ns < started_ns - RACY_NS:
         return True
-    if st.st_size != size:
+    if now[0] != size:
         return False
     try:
         with open(path, "rb") as f:
@@ -181,5 +192,6 @@ def unchanged(path: Path | str, st: os.stat_result, seen: tuple[int, int, int, s
 
 
 def file_entry(raw: bytes, st: os.stat_result, data: dict[str, Any] | None, valid: bool,
-               findings: list[Finding]) -> Entry:
-    return Entry(st.st_size, st.st_mtime_ns, st.st_ino, hashlib.sha256(raw).hexdigest(), data, valid, findings)
+               findings: list[Finding], digest: bytes | None = None) -> Entry:
+    return Entry(st.st_size, st.st_mtime_ns, st.st_ino, hashlib.sha256(raw).hexdigest(), data, valid, findings,
+                 None, digest)

@@ -22,6 +22,7 @@ from .api import write_api
 from .bundles import write_snapshot
 from .caches import cache_dir
 from .check import CheckResult, check
+from .checkcache import Identity
 from .demo import demo_publisher
 from .errors import AluregError
 from .feeds import write_feeds
@@ -114,16 +115,17 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
     stage = Stages()
     live, manifest = out.resolve(), cache_dir(out, "output")
     started = time.time_ns()  # the build memo's racy window starts here
+    seen: dict[str, Identity] = {}  # record files' status, taken by the memo for the check
     if use_cache:
         with stage("memo"):
             memo_key = buildmemo.key(root, at, f"{publisher.key_id} {publisher.public_multibase}",
                                      repository_url, strict)
-            kept = buildmemo.lookup(manifest, memo_key, root, out) if live.is_dir() else None
+            kept = buildmemo.lookup(manifest, memo_key, root, out, seen) if live.is_dir() else None
         if kept is not None:
             return BuildReport(**kept, stages=stage, kept=True)
         buildmemo.forget(manifest)
     with stage("check"):
-        result = check(root, at, use_cache=use_cache)
+        result = check(root, at, use_cache=use_cache, stats=seen)
     if not result.ok(strict=strict):
         raise PublishError(f"not published: the registry has errors (run: check --root {root})")
     with stage("model"):
@@ -156,7 +158,7 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
             write_api(model, folder, memo)
         with stage("snapshot"):
             report.snapshot = write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now,
-                                             memo[0] if memo else None)
+                                             memo[0] if memo else None, result.record_digests())
         with stage("search"):
             report.suppliers = write_search_index(model, folder)
         with stage("feeds"):

@@ -214,6 +214,31 @@ def test_a_changed_record_stops_the_output_listing(scratch: Scratch, tmp_path: P
     assert looked_up.cancelled and looked_up.units and all(p.poll() is not None for p in looked_up.procs)
 
 
+def test_the_check_takes_the_record_files_status_from_the_memo(scratch: Scratch, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a miss, the check uses the status the memo took of each record file
+    instead of taking it again, and its output is a cold build's."""
+    out, cold = tmp_path / "public", tmp_path / "cold"
+    _age(scratch.root)
+    build(scratch.root, out, AT, now=NOW, use_cache=True)
+    _record(scratch, out)
+    looked: list[str] = []
+    real = Path.lstat
+
+    def spy(self: Path) -> os.stat_result:
+        if self.suffix == ".yaml":
+            looked.append(self.name)
+        return real(self)
+
+    monkeypatch.setattr(Path, "lstat", spy)
+    report = build(scratch.root, out, AT, now=NOW, use_cache=True)
+    assert not report.kept and report.result is not None and report.result.reused == 82
+    assert sorted(set(looked)) == ["MEM-0003.yaml", "trust.yaml"], looked  # read: the trust list, the change
+    monkeypatch.undo()
+    build(scratch.root, cold, AT, now=NOW, use_cache=False)
+    assert _tree(out) == _tree(cold)
+
+
 def test_a_racy_edit_is_seen(scratch: Scratch, tmp_path: Path) -> None:
     """A record edited in the same instant as the build read it (same size, time stamp
     and inode) is compared by its bytes, and the build refuses the broken signature."""

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from alureg.check import check
+from alureg.snapshot import record_digest
 
 from .conftest import AT, Scratch
 
@@ -35,6 +36,8 @@ def test_parallel_check_equals_serial(scratch: Scratch, monkeypatch: pytest.Monk
     codes = {f.code for f in serial.findings}
     assert {"RUL010", "SIG003", "YML001"} <= codes
     assert [r.data for r in parallel.registry.records] == [r.data for r in serial.registry.records]
+    assert parallel.record_digests() == serial.record_digests() == \
+        {r.id: record_digest(r.data) for r in serial.valid}
 
 
 def _fresh_caches() -> None:
@@ -56,6 +59,8 @@ def test_check_cache_never_changes_a_result(scratch: Scratch, monkeypatch: pytes
         warm = check(scratch.root, at, workers=1, use_cache=True)
         assert _summary(warm) == _summary(cold)
         assert [r.data for r in warm.registry.records] == [r.data for r in cold.registry.records]
+        for result in (cold, warm):  # the snapshot's leaves, worked out by the check or kept by its cache
+            assert result.record_digests() == {r.id: record_digest(r.data) for r in result.valid}
         return warm.reused
 
     both()
