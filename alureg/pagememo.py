@@ -62,6 +62,8 @@ def page_inputs(model: SiteModel, folder: str, rid: str) -> set[str]:
         return _claim_closure(model, [rid])
     if folder == "certificate-row":  # its row in the certificates directory
         return {rid, model.certificates[rid]["holder"]} | _successors(model, [rid])
+    if folder == "certificate-status":  # its entry in the certificates directory's status data
+        return {rid} | _successors(model, [rid])
     if folder == "member-row":  # its row in the members directory
         return {rid, *model.certs_of.get(rid, [])}
     if folder == "status":  # api/v1/status/<member>.json

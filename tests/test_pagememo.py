@@ -74,7 +74,8 @@ def _reads_beyond_inputs(root: Path) -> tuple[int, list[str]]:
     model.history = read_history(root, result.valid, result.trust)
     jobs = ([("members", m) for m in model.members] + [("certificates", c) for c in model.certificates]
             + [("c", c) for c in model.claims] + [("status", m) for m in model.members]
-            + [("member-row", m) for m in model.members] + [("certificate-row", c) for c in model.certificates])
+            + [("member-row", m) for m in model.members] + [("certificate-row", c) for c in model.certificates]
+            + [("certificate-status", c) for c in model.certificates])
     inputs = {job: pagememo.page_inputs(model, *job) for job in jobs}
     makers = {**pages._PAGES, "status": api.status_doc, **pages.ROW_MAKERS}
     seen = _recording(model)
@@ -102,6 +103,19 @@ def test_the_recording_sees_a_missing_input(monkeypatch: pytest.MonkeyPatch) -> 
     assert any(b.startswith("certificates/") for b in beyond) and any(b.startswith("c/") for b in beyond)
     assert any(b.startswith("members/") for b in beyond) and any(b.startswith("status/") for b in beyond)
     assert any(b.startswith("certificate-row/") for b in beyond)
+
+
+@pytest.mark.parametrize("registry", ["sample", "synthetic"])
+def test_the_certificates_status_data_is_put_together_right(registry: str, request: pytest.FixtureRequest) -> None:
+    """The certificates directory's status data, joined from each certificate's entry
+    (kept between builds with its row), is the whole object's script_json."""
+    root = REPO if registry == "sample" else request.getfixturevalue("synthetic")
+    result = check(root, AT)
+    model = SiteModel.build(result, AT)
+    certs = sorted(model.certificates)
+    expected = str(pages.script_json(model.status_data(certificates=certs, reasons=False)))
+    assert str(pages.certificates_status(model, certs, pages.RowMemo(model))) == expected
+    assert len(certs) > 20 and '"succ":[["' in expected  # a superseded certificate among them
 
 
 def test_only_pages_that_read_a_changed_record_are_rendered(scratch: Scratch, tmp_path: Path,
