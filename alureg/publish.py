@@ -162,7 +162,7 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
         with stage("search"):
             report.suppliers = write_search_index(model, folder)
         with stage("feeds"):
-            report.feeds = write_feeds(model, folder)
+            report.feeds = write_feeds(model, folder, memo[0] if memo else None)
         with stage("tidy"):
             outputs.complete()
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from alureg import api, pagememo, pages
+from alureg import api, feeds, pagememo, pages
 from alureg.check import check
 from alureg.history import read_history
 from alureg.publish import build
@@ -76,7 +76,8 @@ def _reads_beyond_inputs(root: Path) -> tuple[int, list[str]]:
             + [("c", c) for c in model.claims] + [("status", m) for m in model.members]
             + [("member-row", m) for m in model.members] + [("certificate-row", c) for c in model.certificates]
             + [("certificate-status", c) for c in model.certificates])
-    inputs = {job: pagememo.page_inputs(model, *job) for job in jobs}
+    # Against the inputs of the digest the build keys the page by (a status entry: its row's).
+    inputs = {job: pagememo.page_inputs(model, pages.DIGEST_OF.get(job[0], job[0]), job[1]) for job in jobs}
     makers = {**pages._PAGES, "status": api.status_doc, **pages.ROW_MAKERS}
     seen = _recording(model)
     beyond = []
@@ -142,3 +143,32 @@ def test_only_pages_that_read_a_changed_record_are_rendered(scratch: Scratch, tm
     assert set(rendered) == readers and max(rendered.values()) == 1
     assert {"certificates/CRT-000105", "members/MEM-0002"} <= readers and len(readers) < len(everything) / 10
     assert "Casthouse only." in (out / "certificates/CRT-000105/index.html").read_text()
+
+
+def test_only_the_feeds_whose_entries_changed_are_made(scratch: Scratch, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A member's feed is made again only when its title or entries change (the two
+    registry-wide feeds always are); the output equals a cold build's."""
+    made: list[str] = []
+    real = feeds._feed
+
+    def counting(model: SiteModel, path: str, title: str, chosen: Any) -> bytes:
+        made.append(path)
+        return real(model, path, title, chosen)
+
+    monkeypatch.setattr(feeds, "_feed", counting)
+    now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
+    out, cold = tmp_path / "out", tmp_path / "cold"
+    build(scratch.root, out, AT, now=now, use_cache=True)
+    assert len(made) > 20
+    made.clear()
+    scratch.change("registry/members/MEM-0003.yaml", lambda d: d.update(name="Kalgoora Alumina Holdings Pty Ltd"))
+    build(scratch.root, out, AT, now=now, use_cache=True)
+    assert sorted(made) == ["feeds/changes.xml", "feeds/members/MEM-0003.xml", "feeds/status.xml"]
+    assert b"Kalgoora Alumina Holdings" in (out / "feeds/members/MEM-0003.xml").read_bytes()
+    made.clear()
+    build(scratch.root, out, "2031-01-01", now=now, use_cache=True)  # another day: expiries everywhere
+    assert len(made) > 20
+    build(scratch.root, cold, "2031-01-01", now=now, use_cache=False)
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*.xml")} == \
+        {p.relative_to(cold): p.read_bytes() for p in cold.rglob("*.xml")}
