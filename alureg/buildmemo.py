@@ -13,8 +13,9 @@ The inputs, each compared exactly:
   the version of every installed Python package;
 - the change history: the newest commit on the branch's first-parent line that
   touched a record file (what `alureg/history.py` reads ends there).
-The output: every file and folder of the live output, by size, modification time
-and inode, and no file more or less (one digest of the listing). A file
+The output: every file of the live output (anything but a folder), by size,
+modification time and inode, and no file more or less: one digest of the sorted
+listing, which the build that made the output works out from its manifest. A file
 edited, added or removed there by anyone else is a change, and the whole build runs
 (and puts it right).
 

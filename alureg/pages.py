@@ -234,6 +234,7 @@ def certificates_status(model: SiteModel, certs: list[str], rows: RowMemo) -> Ma
 ROW_MAKERS = {"certificate-row": _certificate_row, "member-row": _member_row,
               "certificate-status": _certificate_status}
 DIGEST_OF = {"certificate-status": "certificate-row"}  # inputs within the row's (tests/test_pagememo.py)
+_SHARED_DIGESTS = frozenset(DIGEST_OF.values())
 
 
 @cache
@@ -265,10 +266,14 @@ class RowMemo:
         # A certificate's status entry reads a part of what its row reads: the row's
         # digest covers it (one digest per certificate, not two).
         of = DIGEST_OF.get(kind, kind)
-        digest = self.digests.get(f"{of}/{rid}")
+        digest = self.digests.pop(f"{of}/{rid}", None)  # held until its other use only
         if digest is None:
-            digest = self.digests[f"{of}/{rid}"] = page_digest(self.model, *self.memo, of, rid).hex()
-        kept = self.old.get(f"{kind}/{rid}")
+            digest = page_digest(self.model, *self.memo, of, rid).hex()
+            if of in _SHARED_DIGESTS:
+                self.digests[f"{of}/{rid}"] = digest
+        # Taken out of the old rows: the old and new rows are not both held whole (their
+        # containers were about 50 MB at 100,000 certificates; the texts are shared).
+        kept = self.old.pop(f"{kind}/{rid}", None)
         html = kept[1] if kept and len(kept) == 2 and kept[0] == digest else ROW_MAKERS[kind](self.model, rid)
         self.new[f"{kind}/{rid}"] = [digest, html]
         return Markup(html)  # noqa: S704 (rendered by our template, here or by an earlier build)
