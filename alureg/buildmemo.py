@@ -208,7 +208,7 @@ class OutputListing:
         return self.find is not None
 
     def digest(self) -> str:
-        lines = self.lines
+        lines = list(self.lines)
         for part in self.parts:
             lines += part.result()
         self.pool.shutdown()
