@@ -27,6 +27,7 @@ The memo lives with the caches, outside the registry and the output (alureg/cach
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import shutil
 import subprocess
@@ -158,9 +159,14 @@ class OutputListing:
         todo = [("", str(folder), 0)]
         while todo:
             prefix, path, depth = todo.pop(0)
+            if prefix and depth >= UNIT_DEPTH:
+                units.append(prefix)
+                continue
             with os.scandir(path) as it:
-                entries = list(it)
-            if prefix and (len(entries) >= UNIT_ENTRIES or depth >= UNIT_DEPTH):
+                # Only as far as tells a large folder: reading all of c/'s 100,000
+                # entries here to count them took 2.9 s before its find began.
+                entries = list(itertools.islice(it, UNIT_ENTRIES) if prefix else it)
+            if prefix and len(entries) >= UNIT_ENTRIES:
                 units.append(prefix)
                 continue
             for entry in entries:

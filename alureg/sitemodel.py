@@ -141,7 +141,8 @@ class SiteModel:
             self.certificates[cert_id], self.at, self.index.successors.get(cert_id, ())))
 
     def claim_status(self, claim_id: str) -> Status:
-        return self._kept("l", claim_id, lambda: claim_status(self.claims[claim_id], self.at, self.index))
+        return self._kept("l", claim_id, lambda: claim_status(self.claims[claim_id], self.at, self.index,
+                                                              self.member_status, self.cert_status))
 
     def listed(self, member_id: str) -> bool:
         """Suspended members are hidden from the public directory (their pages stay)."""

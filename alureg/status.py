@@ -8,7 +8,7 @@ tests pick any date. Dates are ISO strings and compare as strings.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,9 +113,14 @@ def _change(subject: str, status: Status) -> str:
     return f"{subject} {status.state} on {status.since}: {status.reason}"
 
 
-def claim_status(claim: Data, at: str, index: StatusIndex) -> Status:
+def claim_status(claim: Data, at: str, index: StatusIndex,
+                 member: Callable[[str], Status] | None = None,
+                 certificate: Callable[[str], Status] | None = None) -> Status:
     """valid, or not-valid with every reason: a claim is only as valid as what it
-    rests on (the holder's membership and each certificate)."""
+    rests on (the holder's membership and each certificate). ``member`` and
+    ``certificate`` give the status of a record in ``index`` by id, when the caller
+    keeps them (alureg/sitemodel.py: 100,000 claims worked their certificates' and
+    holders' statuses out again, 3.9 s of a build)."""
     reasons: list[str] = []
     entry = history_at(claim["status_history"], at)
     if at < claim["approved"] or entry is None:
@@ -128,11 +133,14 @@ def claim_status(claim: Data, at: str, index: StatusIndex) -> Status:
     if holder is None:
         reasons.append(f"holder {claim['holder']} is not in the registry")
     else:
-        membership = member_status(holder, at)
+        membership = member(claim["holder"]) if member is not None else member_status(holder, at)
         if membership.state != "active":
             reasons.append(_change(f"holder {claim['holder']} membership", membership))
     for cert_id in claim["certificates"]:
-        cert = index.certificate(cert_id, at)
+        if certificate is not None and cert_id in index.certificates:
+            cert: Status | None = certificate(cert_id)
+        else:
+            cert = index.certificate(cert_id, at)
         if cert is None:
             reasons.append(f"certificate {cert_id} is not in the registry")
         elif cert.state != "active":
