@@ -66,6 +66,9 @@ class _Run:
     pid: int = field(default_factory=os.getpid)
     prefilled: bool = False  # ``new`` is the claimed spare, not an empty folder
     folders: set[str] = field(default_factory=set)  # made or seen in ``new`` (one mkdir each)
+    trash: str = ""  # where files in the way are moved (``_clear``), beside ``new``
+    trash_made: int = 0  # the process that made ``trash`` last (forked workers make it too)
+    moved: int = 0  # files moved there by this process
 
     def rel(self, path: Path) -> str:
         """``path`` relative to ``new`` (pathlib's relative_to cost 7 µs a file)."""
@@ -118,9 +121,34 @@ def _size(entry: Entry) -> int:
     return int(_STAT.unpack_from(entry)[0])
 
 
+def _trash(run: _Run) -> str:
+    """This process's folder for files moved out of the way (see ``_clear``)."""
+    if run.trash_made != os.getpid():
+        os.makedirs(run.trash, exist_ok=True)
+        run.trash_made = os.getpid()
+    run.moved += 1
+    return f"{run.trash}{os.sep}{os.getpid()}-{run.moved}"
+
+
 def _clear(path: Path) -> None:
     """Make room for a new file at ``path``: never write into a file in place (its inode
-    may be the live output's), and let a folder or file in the way go."""
+    may be the live output's), and let a folder or file in the way go.
+
+    What is there is moved into the build's trash folder beside the new one, which a
+    detached process deletes after the build (``complete``): an unlink that frees a
+    file's blocks cost about 2 ms on the build machine's disk (ext4 with discard), 4 s
+    of the 2,311 files a one-change rebuild replaces; a rename costs microseconds."""
+    run = _run
+    if run is not None:
+        try:
+            os.rename(path, _trash(run))
+            return
+        except FileNotFoundError:
+            return
+        except NotADirectoryError:
+            return  # a parent is a file: _parent() deals with it
+        except OSError:
+            pass  # say, another file system: deleted here
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -293,12 +321,19 @@ def claim_spare(spare: Path, cache: Path) -> Manifest | None:
     return found
 
 
+def trash_folder(new: Path) -> Path:
+    """Where a build writing into ``new`` moves the files in its way (``_clear``); the
+    caller deletes it after the build (alureg/publish.py). Beside ``new``, with its
+    name: a killed build's is removed with its folder (alureg/swap.py)."""
+    return new.with_name(f"{new.name}-trash")
+
+
 def begin(new: Path, live: Path, cache: Path, spare: Manifest | None = None) -> None:
     """Start writing into ``new``, reusing ``live``'s unchanged files; ``spare``: the
     manifest of what ``new`` holds already (the claimed spare), else ``new`` is empty."""
     global _run
     found = _load(cache, "manifest", live.resolve()) if live.is_dir() else None
-    run = _Run(new, live if live.is_dir() else None, found or {})
+    run = _Run(new, live if live.is_dir() else None, found or {}, trash=str(trash_folder(new)))
     if spare is not None:
         run.spare = spare
     run.prefilled = spare is not None or any(new.iterdir())

@@ -158,9 +158,12 @@ def _build(root: Path, out: Path, at: str | None, publisher: KeyPair | None, now
     if spare is not None and spare_manifest is None:
         discard(spare, out, delete_in_background)  # no manifest says what it holds
 
+    trash: list[Path] = []  # files the new site replaced in the spare (alureg/outputs.py)
+
     def write(folder: Path, claimed: bool) -> None:
         # With the cache, files whose bytes did not change are kept from the spare or
         # linked from the live output (alureg/outputs.py).
+        trash.append(outputs.trash_folder(folder))
         outputs.begin(folder, live if use_cache else folder / "no-previous-output", manifest,
                       spare_manifest if claimed else None)
         memo = _page_memo(model, result) if use_cache else None
@@ -189,6 +192,9 @@ def _build(root: Path, out: Path, at: str | None, publisher: KeyPair | None, now
         except BaseException:
             outputs.abandon()
             raise
+        finally:
+            for folder in trash:
+                discard(folder, out, delete_in_background)
         report.linked, report.written, files = outputs.finish(live, manifest, spare)
     stage.seconds["write"] -= sum(stage.seconds[s] for s in ("shell", "pages", "api", "snapshot", "search",
                                                              "feeds", "tidy"))

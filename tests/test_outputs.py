@@ -96,6 +96,49 @@ def test_a_failed_build_leaves_the_live_output(scratch: Scratch, tmp_path: Path,
     _equals_cold(scratch, out, tmp_path)
 
 
+def test_replaced_files_go_to_a_trash_deleted_after_the_build(scratch: Scratch, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file of the spare that the new site replaces is moved aside, not unlinked
+    during the build (an unlink that frees blocks cost milliseconds on the build
+    machine's disk); the trash beside the new folder is gone after the build, whether
+    it succeeded or failed, and the output equals a cold build's."""
+    out = tmp_path / "public"
+    _warm(scratch, out)
+    _rename(scratch, "MEM-0003", "Kalgoora Alumina Holdings Pty Ltd")
+    _warm(scratch, out)  # the first output is now the spare
+    unlinked: list[str] = []
+    moved: list[str] = []
+    real_unlink, real_rename = os.unlink, os.rename
+
+    def unlink(path: str | Path, *args: object, **kwargs: object) -> None:
+        unlinked.append(str(path))
+        real_unlink(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    def rename(a: str | Path, b: str | Path) -> None:
+        if "-trash" in str(b):
+            moved.append(str(a))
+        real_rename(a, b)
+    monkeypatch.setattr(os, "unlink", unlink)
+    monkeypatch.setattr(os, "rename", rename)
+    _rename(scratch, "MEM-0004", "Nordvik Primary Aluminium AS")
+    _warm(scratch, out)
+    assert any(p.endswith("members/MEM-0004/index.html") for p in moved)
+    assert any(p.endswith("members/MEM-0003/index.html") for p in moved)  # changed in the last build
+    assert [p for p in unlinked if str(tmp_path) in p and "-trash" not in p] == []
+    assert [p.name for p in out.parent.iterdir() if "trash" in p.name] == []
+    monkeypatch.undo()
+    _equals_cold(scratch, out, tmp_path)
+
+    _rename(scratch, "MEM-0004", "Nordvik Primary Aluminium ASA")
+
+    def broken(a: Path, b: Path) -> bool:
+        raise OSError("the disk went away")
+    monkeypatch.setattr(swap, "exchange", broken)
+    with pytest.raises(OSError, match="went away"):
+        _warm(scratch, out)
+    assert [p.name for p in out.parent.iterdir() if "trash" in p.name] == []
+
+
 def _removed(spare: Path) -> None:
     import shutil
     shutil.rmtree(spare / "members")
