@@ -233,7 +233,7 @@ def _check(root: Path, at: str, against: str | None, workers: int | None, use_ca
             if done.valid:
                 valid.append(record)
 
-    findings += run_rules(Context(registry, valid, at))
+    findings += run_rules(Context(registry, valid, at), workers)
     if cache is not None:
         for i in range(len(files)):  # keep the positions the rules located
             record, done = examined[i]

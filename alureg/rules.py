@@ -7,7 +7,10 @@ The scheme's facts behind them are in ../shared/domain.md.
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -457,5 +460,45 @@ def no_look_alike_names(ctx: Context) -> Iterator[Finding]:
             f"{'; '.join(found.characters)}", "name")
 
 
-def run_rules(ctx: Context) -> list[Finding]:
-    return [f for _, fn in RULES for f in fn(ctx)]
+PARALLEL_FROM = 3000  # valid records; below this, forking costs more than the rules
+GROUPS = 4  # rules are dealt into this many groups, taken by the workers as they come free
+
+_CONTEXT: Context | None = None  # read by forked workers
+
+
+def _run_group(numbers: list[int]) -> tuple[list[list[Finding]], dict[int, dict[str, list[int]]]]:
+    """Run the rules ``numbers`` (indices into RULES) on the inherited context: their
+    findings, and the positions they located that the parent does not have (by the
+    record's index in the registry: ``Record.located`` is kept by the check cache)."""
+    assert _CONTEXT is not None
+    records = _CONTEXT.registry.records
+    before = [len(r.located) if r.located else 0 for r in records]
+    found = [list(RULES[n][1](_CONTEXT)) for n in numbers]
+    located = {k: r.located for k, r in enumerate(records) if r.located and len(r.located) != before[k]}
+    return found, located
+
+
+def run_rules(ctx: Context, workers: int | None = None) -> list[Finding]:
+    """Every rule's findings, in RULES order. A large registry's rules run in forked
+    workers, one per core (20-odd rules over 220,000 records took 5 s on one core),
+    each on the context as the parent built it."""
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(ctx.valid) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
+        return [f for _, fn in RULES for f in fn(ctx)]
+    global _CONTEXT
+    for shared in ("ids", "_by_kind", "_valid_by_id", "index", "versions"):  # made once, before the fork
+        getattr(ctx, shared)
+    groups = [list(range(g, len(RULES), GROUPS)) for g in range(GROUPS)]
+    _CONTEXT = ctx
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            results = list(pool.map(_run_group, groups))
+    finally:
+        _CONTEXT = None
+    by_rule: dict[int, list[Finding]] = {}
+    records = ctx.registry.records
+    for numbers, (found, located) in zip(groups, results, strict=True):
+        by_rule.update(zip(numbers, found, strict=True))
+        for k, places in located.items():
+            records[k].located = {**(records[k].located or {}), **places}
+    return [f for n in range(len(RULES)) for f in by_rule[n]]

@@ -4,14 +4,15 @@ keys (so only the rule can object), check, and expect that code at that file."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from alureg.check import check
-from alureg.findings import CODES, Severity
+from alureg.errors import AluregError
+from alureg.findings import CODES, Finding, Severity
 from alureg.records import Kind
 from alureg.signing import sign_record, unsigned
 
@@ -176,3 +177,39 @@ def test_sample_registry_passes() -> None:
     counts = {k: sum(1 for r in result.valid if r.kind is k) for k in Kind}
     assert counts[Kind.MEMBER] >= 25 and counts[Kind.AUDIT_FIRM] >= 3
     assert counts[Kind.CERTIFICATE] >= 20 and counts[Kind.CLAIM] >= 15
+
+
+def test_rules_in_forked_workers_equal_one_process(scratch: Scratch, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every row's breakage at once, so that nearly every rule reports: the rules run
+    in forked workers (a large registry) give the findings, in order and with their
+    positions, and the positions the records keep for the check cache, of one process."""
+    from alureg import rules
+
+    for row in ROWS:
+        try:
+            if row.setup:
+                row.setup(scratch)
+            if row.edit:
+                scratch.change(row.file, row.edit)
+        except AluregError:
+            continue  # a record that cannot be signed again after an earlier row's change
+    ran: list[str] = []  # rules run in this process (a worker appends to its own copy)
+
+    def counted(code: str, fn: rules.Rule) -> rules.Rule:
+        def run(ctx: rules.Context) -> Iterator[Finding]:
+            ran.append(code)
+            yield from fn(ctx)
+        return run
+    monkeypatch.setattr(rules, "RULES", [(code, counted(code, fn)) for code, fn in rules.RULES])
+    serial = check(scratch.root, AT, workers=1)
+    assert len(ran) == len(rules.RULES)
+    ran.clear()
+    monkeypatch.setattr(rules, "PARALLEL_FROM", 1)
+    parallel = check(scratch.root, AT, workers=2)
+    assert ran == []  # every rule ran in a worker
+    codes = {f.code for f in serial.findings if f.code.startswith(("REF", "RUL"))}
+    assert len(codes) >= 12
+    assert [f.text() for f in parallel.findings] == [f.text() for f in serial.findings]
+    located = {r.rel: r.located for r in serial.registry.records if r.located}
+    assert len(located) >= 10
+    assert {r.rel: r.located for r in parallel.registry.records if r.located} == located
