@@ -197,6 +197,30 @@ def test_a_changed_record_changes_only_the_bundles_of_its_shards(scratch: Scratc
     assert 0 < len(changed) < len(claims) // 2
 
 
+def test_a_kept_bundle_follows_its_shard(scratch: Scratch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build that keeps bundles whose inputs did not change (alureg/bundles.py)
+    rewrites every bundle of a changed shard, also those whose own records did not
+    change (their Merkle path did): the result equals a cold build's."""
+    import json
+
+    from alureg.publish import build
+
+    monkeypatch.setattr(snapshot_module, "LEAVES_PER_SHARD", 16)
+    warm, cold = tmp_path / "warm", tmp_path / "cold"
+    build(scratch.root, warm, DAY, now=NOW, use_cache=True)
+    before = {p.parent.name: json.loads(p.read_bytes()) for p in (warm / "c").glob("*/claim.json")}
+    scratch.change("registry/members/MEM-0201.yaml", lambda d: d.update(name=d["name"] + " Group"))
+    build(scratch.root, warm, DAY, now=NOW, use_cache=True)
+    build(scratch.root, cold, DAY, now=NOW)
+    after = {p.parent.name: json.loads(p.read_bytes()) for p in (cold / "c").glob("*/claim.json")}
+    only_path = [c for c in before if before[c]["paths"] != after[c]["paths"]
+                 and {k: v for k, v in before[c].items() if k != "paths"} == {k: v for k, v in after[c].items()
+                                                                           if k != "paths"}]
+    assert only_path  # bundles whose records are as they were, in a changed shard
+    assert {p.parent.name: p.read_bytes() for p in (warm / "c").glob("*/claim.json")} == \
+        {p.parent.name: p.read_bytes() for p in (cold / "c").glob("*/claim.json")}
+
+
 def test_snapshot_fields(claim_site: Path) -> None:
     import json
 
