@@ -89,7 +89,7 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
     holders: dict[str, bytes] = {}
     roots = tree.roots
     for cid in sorted(model.claims):
-        path = out / "c" / cid / "claim.json"
+        path = f"{out}/c/{cid}/claim.json"
         inputs = None
         if shared is not None:
             # The closure's Merkle path is fixed by its shard's root, the shard's size
