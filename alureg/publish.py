@@ -170,6 +170,7 @@ def _build(root: Path, out: Path, at: str | None, publisher: KeyPair | None, now
         with stage("shell"), tempfile.TemporaryDirectory(prefix="alureg-shell-") as work:
             rows = RowMemo(model, manifest / "rows.json", memo) if memo else None
             build_shell(Path(work) / "site", Path(work), fragments(model, rows), f"{model.scheme} registry")
+            del rows  # the old and new directory rows (about 150 MB at 100,000 certificates): not needed again
             outputs.emit_tree(Path(work) / "site", folder)
         with stage("pages"):
             write_record_pages(model, folder, memo=memo)
