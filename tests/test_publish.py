@@ -87,3 +87,21 @@ def test_a_cache_planted_in_the_registry_is_never_used(scratch: Scratch, tmp_pat
     planted.parent.rmdir()
     planted.parent.parent.rmdir()
     assert sorted(p.relative_to(scratch.root) for p in scratch.root.rglob("*")) == before  # nothing written there
+
+
+def test_stage_timings_cover_the_build(scratch: Scratch, tmp_path: Path) -> None:
+    """`build --timings` names every stage once, and "write" is only what the stages
+    inside it do not count (the swap): no figure is negative or counted twice."""
+    import time
+
+    from alureg.publish import build
+
+    started = time.perf_counter()
+    report = build(scratch.root, tmp_path / "public", AT, use_cache=True)
+    elapsed = time.perf_counter() - started
+    seconds = report.stages.seconds
+    assert list(seconds) == ["memo", "check", "model", "history", "shell", "pages", "api", "snapshot", "search",
+                             "feeds", "tidy", "write"]
+    assert all(s >= 0 for s in seconds.values())
+    assert sum(seconds.values()) <= elapsed
+    assert seconds["write"] < sum(seconds[s] for s in ("shell", "pages", "api", "snapshot", "search", "feeds"))
