@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from .datadict import fields
 from .feeds import record_link
-from .outputs import Taken, add_entries, emit, reuse, take_entries, worker_started
+from .outputs import Taken, add_entries, emit, flush, reuse, take_entries, worker_started
 from .pagememo import PageMemo, page_digest
 from .qr import claim_url
 from .records import Kind
@@ -171,6 +171,7 @@ def write_record_pages(model: SiteModel, out: Path, workers: int | None = None,
             return dict(sizes)
         chunks = [jobs[i::workers * 4] for i in range(workers * 4)]
         total: Counter[str] = Counter()
+        flush()  # no writing thread runs while the workers are forked
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
             for sizes, entries in pool.map(_render_chunk, chunks):
                 total.update(sizes)

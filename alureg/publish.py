@@ -121,6 +121,13 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         trash.append(outputs.trash_folder(folder))
         outputs.begin(folder, live if use_cache else folder / "no-previous-output", manifest,
                       spare_manifest if claimed else None)
+        try:
+            _stages(folder)
+        except BaseException:
+            outputs.abandon()  # its writing threads are done before the folder is deleted
+            raise
+
+    def _stages(folder: Path) -> None:
         with stage("shell"):
             outputs.emit_tree(shell, folder)
         with stage("pages"):
