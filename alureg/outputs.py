@@ -335,24 +335,25 @@ def _load(cache: Path, name: str, folder: Path) -> Manifest | None:
     are interned: the live and spare manifests and the new one share them."""
     try:
         data = _manifest_file(cache, name).read_bytes()
-        head, _, rest = data.partition(b"\n")
-        if head != b"%s %d %s" % (_MAGIC, FORMAT, _encode(str(folder))):
+        # Offsets into ``data``, not slices of it: each slice of a 60 MB file is a copy.
+        at = data.index(b"\n")
+        if data[:at] != b"%s %d %s" % (_MAGIC, FORMAT, _encode(str(folder))):
             return None
-        count, length = _COUNT.unpack_from(rest)
-        at = _COUNT.size
-        names = rest[at:at + length]
-        widths = rest[at + length:at + length + count]
-        entries = rest[at + length + count:]
-        if len(names) != length or len(widths) != count or (count and not names.endswith(b"\0")):
+        count, length = _COUNT.unpack_from(data, at + 1)
+        names_at = at + 1 + _COUNT.size
+        widths_at = names_at + length
+        entries_at = widths_at + count
+        widths = data[widths_at:entries_at]
+        if len(widths) != count or (count and data[widths_at - 1:widths_at] != b"\0"):
             return None
-        if widths.count(_PLAIN) + widths.count(_WITH_INPUTS) != count or sum(widths) != len(entries):
+        if widths.count(_PLAIN) + widths.count(_WITH_INPUTS) != count or entries_at + sum(widths) != len(data):
             return None
-        paths = names[:-1].decode("utf-8", "surrogateescape").split("\0") if count else []
+        paths = str(memoryview(data)[names_at:widths_at - 1], "utf-8", "surrogateescape").split("\0") \
+            if count else []
         if len(paths) != count:
             return None
-        ends = list(itertools.accumulate(widths))
-        return dict(zip(map(sys.intern, paths), map(entries.__getitem__, map(slice, [0, *ends], ends)),
-                        strict=True))
+        ends = list(itertools.accumulate(widths, initial=entries_at))
+        return dict(zip(map(sys.intern, paths), map(data.__getitem__, map(slice, ends, ends[1:])), strict=True))
     except (OSError, struct.error, ValueError):
         return None
 

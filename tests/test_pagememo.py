@@ -172,3 +172,40 @@ def test_only_the_feeds_whose_entries_changed_are_made(scratch: Scratch, tmp_pat
     build(scratch.root, cold, "2031-01-01", now=now, use_cache=False)
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*.xml")} == \
         {p.relative_to(cold): p.read_bytes() for p in cold.rglob("*.xml")}
+
+
+def test_directory_rows_are_kept_between_builds(scratch: Scratch, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The directory rows kept with the caches are used for the records that did not
+    change; a rows file cut short, damaged or of another key is not used (every row
+    is made), and the directories are a cold build's either way."""
+    from alureg.caches import cache_dir
+
+    made: Counter[str] = Counter()
+    for kind, make in list(pages.ROW_MAKERS.items()):
+        def counting(model: SiteModel, rid: str, kind: str = kind, make: Any = make) -> str:
+            made[kind] += 1
+            return str(make(model, rid))
+        monkeypatch.setitem(pages.ROW_MAKERS, kind, counting)
+    now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
+    out, cold = tmp_path / "out", tmp_path / "cold"
+    build(scratch.root, out, AT, now=now, use_cache=True)
+    everything = sum(made.values())
+    rows = cache_dir(out, "output") / "rows.json"
+    kept = rows.read_bytes()
+    assert kept.endswith(b"\nend\n") and kept.count(b"\n") == everything + 2
+
+    def directories(folder: Path) -> list[bytes]:
+        return [(folder / name / "index.html").read_bytes() for name in ("members", "certificates")]
+    for n, damage in enumerate([None, kept[:len(kept) // 2], kept.replace(b'"key":"', b'"key":"x'),
+                                kept[:-4] + b"{}\n"]):
+        made.clear()
+        if damage is not None:
+            rows.write_bytes(damage)
+        description = f"Casthouse, version {n}."
+        scratch.change("certificates/CRT-000105.yaml", lambda d, text=description: d["scope"].update(
+            description=text))
+        build(scratch.root, out, AT, now=now, use_cache=True)
+        assert sum(made.values()) == (3 if damage is None else everything), damage and damage[-20:]
+        build(scratch.root, cold, AT, now=now)
+        assert directories(out) == directories(cold)
