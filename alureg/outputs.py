@@ -17,7 +17,9 @@ builds are touched. Each file is checked against its manifest entry (size, time,
 inode) before it is kept or linked: one edited since (a deploy step, a person; an
 editor's save is a new inode) is written again. Files of the spare that the new site
 does not have are deleted. A file is never written in place: the spare and the live
-output share the inodes of the files that did not change.
+output share the inodes of the files that did not change. A file of the spare that is
+replaced is moved to a trash folder beside the new one, deleted by a detached process
+after the build (``_clear``).
 
 The spare lives with the caches (alureg/caches.py), outside the registry and the
 output, and is trusted as they are: its manifest says what it holds (listing 580,000
@@ -25,7 +27,9 @@ files to find one put there by hand took 12 s of a 80 s build).
 
 Writers call ``emit`` (or ``reuse`` first, with the digest of their inputs);
 ``begin``, ``complete`` and ``finish`` (alureg/publish.py) set up, tidy the spare and
-save the manifests. Forked page workers return the entries they made
+save the manifests. Files are written by a few threads of each process; ``flush``
+waits for them (``complete``, ``finish`` and ``take_entries`` do), and ``abandon``
+stops them after a failure. Forked page workers return the entries they made
 (``take_entries``). Tests compare builds that keep, link and write with cold builds,
 byte for byte (tests/test_scale.py, tests/test_buildmemo.py, tests/test_outputs.py).
 """
