@@ -71,6 +71,10 @@ def test_builds_write_into_the_spare(scratch: Scratch, tmp_path: Path) -> None:
     assert "Kalgoora Alumina Holdings" in (out / "members/MEM-0003/index.html").read_text()
 
 
+def _broken_exchange(a: Path, b: Path) -> bool:
+    raise OSError("the disk went away")
+
+
 def test_a_failed_build_leaves_the_live_output(scratch: Scratch, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The spare shares inodes with the live output: a file is replaced, never written
@@ -84,10 +88,7 @@ def test_a_failed_build_leaves_the_live_output(scratch: Scratch, tmp_path: Path,
         {p.stat().st_ino for p in _spare(out).rglob("*") if p.is_file()}
     assert len(shared) > 100
     _rename(scratch, "MEM-0004", "Nordvik Primary Aluminium AS")
-
-    def broken(a: Path, b: Path) -> bool:
-        raise OSError("the disk went away")
-    monkeypatch.setattr(swap, "exchange", broken)
+    monkeypatch.setattr(swap, "exchange", _broken_exchange)
     with pytest.raises(OSError, match="went away"):
         _warm(scratch, out)
     assert _tree(out) == live
@@ -130,10 +131,7 @@ def test_replaced_files_go_to_a_trash_deleted_after_the_build(scratch: Scratch, 
     _equals_cold(scratch, out, tmp_path)
 
     _rename(scratch, "MEM-0004", "Nordvik Primary Aluminium ASA")
-
-    def broken(a: Path, b: Path) -> bool:
-        raise OSError("the disk went away")
-    monkeypatch.setattr(swap, "exchange", broken)
+    monkeypatch.setattr(swap, "exchange", _broken_exchange)
     with pytest.raises(OSError, match="went away"):
         _warm(scratch, out)
     assert [p.name for p in out.parent.iterdir() if "trash" in p.name] == []
