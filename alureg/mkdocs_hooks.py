@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-_PLACEHOLDER = re.compile(r"(?:<p>)?<!-- registry:([a-z]+) -->(?:</p>)?")
+_PLACEHOLDER = re.compile(r"(?:<p>)?<!-- registry:([a-z][a-z0-9-]*) -->(?:</p>)?")
 LATE_MARK = "<!-- registry-late:{} -->"
 
 

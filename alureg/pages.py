@@ -13,9 +13,10 @@ import json
 import multiprocessing as mp
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from functools import cache
+from dataclasses import dataclass, field
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -315,31 +316,113 @@ class RowMemo:
         tmp.replace(self.path)
 
 
-def fragments(model: SiteModel, rows: RowMemo | None = None) -> dict[str, str]:
+DIRECTORY_PAGE = 1000  # rows on a page of the members or certificates directory
+
+
+@dataclass(frozen=True)
+class DirectoryPage:
+    """One page of a directory that grows with the registry. The first page is the
+    MkDocs page itself (``certificates``), the others are top-level siblings
+    (``certificates-2``): the same depth, so that a row's links, kept between builds,
+    are the same on every page."""
+
+    name: str  # the fragment's name and the page's folder
+    number: int  # from 1
+    count: int  # pages of the directory
+    start: int  # how many rows come before this page's
+    ids: list[str]
+    total: int  # rows of the whole directory
+
+    def href(self, number: int) -> str:
+        base = self.name if self.number == 1 else self.name.rsplit("-", 1)[0]
+        return f"../{base}/" if number == 1 else f"../{base}-{number}/"
+
+    def links(self) -> list[tuple[int | None, str]]:
+        """The first, the last and the two on either side of this page; None: a gap."""
+        shown = sorted({1, self.count, *range(max(1, self.number - 2), min(self.count, self.number + 2) + 1)})
+        out: list[tuple[int | None, str]] = []
+        for n in shown:
+            if out and out[-1][0] is not None and n - out[-1][0] > 1:
+                out.append((None, ""))
+            out.append((n, self.href(n)))
+        return out
+
+    def span(self) -> str:
+        return f"{self.start + 1:,}–{self.start + len(self.ids):,} of {self.total:,}"
+
+
+def directory_pages(name: str, ids: list[str], size: int | None = None) -> list[DirectoryPage]:
+    """A directory's pages of at most ``size`` rows (default DIRECTORY_PAGE)."""
+    size = size or DIRECTORY_PAGE
+    chunks = [ids[i:i + size] for i in range(0, len(ids), size)] or [[]]
+    return [DirectoryPage(name if k == 0 else f"{name}-{k + 1}", k + 1, len(chunks), k * size, chunk, len(ids))
+            for k, chunk in enumerate(chunks)]
+
+
+@dataclass
+class Fragments:
+    """The HTML put into the MkDocs pages. ``small``: by the MkDocs hook
+    (alureg/mkdocs_hooks.py). ``late``: a directory page's table, made when
+    alureg/shell.py puts it into the written page after MkDocs ran, one page at a time
+    (the 100,000 rows of a directory are never one string). ``extra``: the
+    directories' further pages, as Markdown files for MkDocs (path in the docs)."""
+
+    small: dict[str, str]
+    late: dict[str, Callable[[], str]]
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+_EXTRA_PAGE = """---
+search:
+  exclude: true
+---
+# {title}, page {number} of {count}
+
+<!-- registry:{name} -->
+"""
+
+
+def _extra_pages(pages: list[DirectoryPage], title: str) -> dict[str, str]:
+    return {f"{p.name}.md": _EXTRA_PAGE.format(title=title, number=p.number, count=p.count, name=p.name)
+            for p in pages[1:]}
+
+
+def fragments(model: SiteModel, rows: RowMemo | None = None) -> Fragments:
     """The HTML put into the MkDocs pages (alureg/mkdocs_hooks.py); ``rows`` keeps the
-    directory rows of the previous build (none: every row is rendered)."""
+    directory rows of the previous build (none: every row is rendered). The caller
+    saves ``rows`` once every late fragment is made."""
     rows = rows or RowMemo(model)
     listed = [m for m in sorted(model.members) if model.listed(m)]
-    groups = [(cls, [m for m in listed if model.members[m]["class"] == cls]) for cls in CLASS_NAMES]
+    class_of = {m: model.members[m]["class"] for m in listed}
+    grouped = [m for cls in CLASS_NAMES for m in listed if class_of[m] == cls]  # by class, then id
+    member_pages = directory_pages("members", grouped)
+    member_countries = sorted({model.members[m]["country"] for m in listed})
     certs = sorted(model.certificates)
+    cert_pages = directory_pages("certificates", certs)
     versions = sorted({c["version"] for c in model.certificates.values()})
     cert_countries = sorted({f["country"] for c in model.certificates.values() for f in c["scope"]["facilities"]})
     audits = Counter(c["audit"]["firm"] for c in model.certificates.values())
     counts = model.counts()
-    made = {
-        "members": _render(
-            "members_directory.html", model=model, listed=listed,
+
+    def members(page: DirectoryPage) -> str:
+        groups = [(cls, [m for m in page.ids if class_of[m] == cls]) for cls in CLASS_NAMES]
+        return _render(
+            "members_directory.html", model=model, listed=page.ids, page=page,
             groups=[(cls, rows.joined("member-row", ids)) for cls, ids in groups if ids],
-            countries=sorted({model.members[m]["country"] for m in listed}), must_certify=MUST_CERTIFY,
-            status_json=script_json(model.status_data(members=listed, reasons=False)),
-        ),
-        "certificates": _render(
-            "certificates_directory.html", model=model, rows=rows.joined("certificate-row", certs),
-            count=len(certs), versions=versions,
+            countries=member_countries, must_certify=MUST_CERTIFY,
+            status_json=script_json(model.status_data(members=page.ids, reasons=False)),
+        )
+
+    def certificates(page: DirectoryPage) -> str:
+        return _render(
+            "certificates_directory.html", model=model, rows=rows.joined("certificate-row", page.ids),
+            count=len(page.ids), page=page, versions=versions,
             countries=cert_countries, states=["active", "suspended", "withdrawn", "expired", "superseded",
                                               "not-yet-valid"],
-            status_json=certificates_status(model, certs, rows),
-        ),
+            status_json=certificates_status(model, page.ids, rows),
+        )
+
+    small = {
         "auditors": _render(
             "auditors_directory.html", firms=sorted(model.firms.items()), audits=audits, at=model.at,
             accreditation_state=_accreditation_state(model),
@@ -350,5 +433,10 @@ def fragments(model: SiteModel, rows: RowMemo | None = None) -> dict[str, str]:
         "datadict": _render("datadict.html", kinds=[
             (k.value, all_schemas()[f"{k.value}.schema.json"], fields(k)) for k in Kind]),
     }
-    rows.save()
-    return made
+    late: dict[str, Callable[[], str]] = {}
+    for page in member_pages:
+        late[page.name] = partial(members, page)
+    for page in cert_pages:
+        late[page.name] = partial(certificates, page)
+    return Fragments(small, late, {**_extra_pages(member_pages, "Members"),
+                                   **_extra_pages(cert_pages, "Certified entities")})

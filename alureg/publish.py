@@ -222,6 +222,8 @@ def _build(root: Path, out: Path, at: str | None, publisher: KeyPair | None, now
             rows = RowMemo(model, manifest / "rows.json", memo) if memo else None
             build_shell(Path(shell.name) / "site", Path(shell.name), fragments(model, rows),
                         f"{model.scheme} registry")
+            if rows is not None:
+                rows.save()
             del rows  # the old and new directory rows: not needed again
         files = _write(out, live, manifest, model, result, report, stage, memo, Path(shell.name) / "site",
                        publisher, now, use_cache, delete_in_background)

@@ -3,6 +3,7 @@ re-sign with the demo keys."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -132,3 +133,17 @@ def other_site(tmp_path_factory: pytest.TempPathFactory, demo_keys: dict[str, Ke
 
     root = tmp_path_factory.mktemp("other")
     return build_other(Scratch(root / "reg", demo_keys), root / "public")
+
+
+@pytest.fixture(scope="session")
+def paged_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample site with its directories in pages of 4 rows (alureg/pages.py), as a
+    registry of thousands of members and certificates has them in pages of 1,000."""
+    from alureg import pages
+    from alureg.publish import build
+
+    out = tmp_path_factory.mktemp("paged") / "public"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pages, "DIRECTORY_PAGE", 4)
+        build(REPO, out, AT, now=dt.datetime.fromisoformat(f"{AT}T06:00:00+00:00"))
+    return out

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -19,6 +17,7 @@ from alureg.search import fold
 from alureg.trust import TrustList, verify_record
 
 from .conftest import AT, REPO
+from .links import broken_links, parse
 
 
 @pytest.fixture(scope="session")
@@ -28,53 +27,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-class _Links(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[str] = []
-        self.ids: set[str] = set()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if value is None:
-                continue
-            if name == "id":
-                self.ids.add(value)
-            if (name == "href" and tag in ("a", "link")) or (name == "src" and tag in ("script", "img")):
-                self.links.append(value)
-
-
-def _parse(path: Path) -> _Links:
-    parser = _Links()
-    parser.feed(path.read_text(encoding="utf-8"))
-    return parser
-
-
 def test_no_broken_internal_link(site: Path) -> None:
-    pages = {p: _parse(p) for p in site.rglob("*.html")}
+    pages = {p: parse(p) for p in site.rglob("*.html")}
     assert len(pages) > 84
-    broken: list[str] = []
-    checked = 0
-    for page, parsed in pages.items():
-        for link in parsed.links:
-            parts = urlsplit(link)
-            if parts.scheme or link.startswith(("//", "data:")):
-                continue  # external: not ours to check here
-            if not parts.path:
-                target = page
-            elif parts.path.startswith("/"):
-                target = site / unquote(parts.path).lstrip("/")
-            else:
-                target = (page.parent / unquote(parts.path)).resolve()
-            if target.is_dir() or parts.path.endswith("/"):
-                target = target / "index.html"
-            checked += 1
-            if not target.is_file():
-                broken.append(f"{page.relative_to(site)}: {link}")
-            elif parts.fragment and target.suffix == ".html":
-                ids = pages[target].ids if target in pages else _parse(target).ids
-                if parts.fragment not in ids:
-                    broken.append(f"{page.relative_to(site)}: {link} (no #{parts.fragment})")
+    broken, checked = broken_links(site, pages)
     assert not broken, broken[:20]
     assert checked > 1000
 
@@ -167,7 +123,7 @@ def test_claim_page_explains_mass_balance(site: Path) -> None:
 def test_no_request_to_another_host(site: Path) -> None:
     """Pages load nothing from elsewhere (no web fonts, no CDN)."""
     for path in site.rglob("*.html"):
-        parsed = _parse(path)
+        parsed = parse(path)
         for link in parsed.links:
             if link.startswith(("http://", "https://", "//")):
                 tag_ok = "rel=\"nofollow noopener\"" in path.read_text() or "material" in link

@@ -243,3 +243,30 @@ def test_hostile_values_render_as_text_and_run_no_script(scratch: Scratch, tmp_p
             assert page.locator("img[src='x']").count() == 0, path
         context.close()
     assert dialogs == []
+
+
+def test_a_paged_directory_in_the_browser(page: Page, paged_site: Path) -> None:
+    """Pages of 4 rows (tests/test_directory_pages.py): the pager leads on, the page is
+    styled, its status is recomputed, its filters narrow its own rows, and axe finds no
+    serious problem."""
+    problems = PageProblems(page)
+    _at(page, AT)
+    with serve(paged_site) as url:
+        page.goto(url + "certificates-2/")
+        page.wait_for_load_state("networkidle")
+        assert page.locator(".pager ul").evaluate("e => getComputedStyle(e).display") == "flex"
+        assert page.evaluate("document.documentElement.getAttribute('data-status-at')") == AT
+        assert page.locator("#certificates-count").inner_text() == "4 of 4 shown"
+        page.fill("input[data-filter='text']", "CRT-000105")
+        assert page.locator("#certificates-table tbody tr:not([hidden]) td:first-child").all_inner_texts() == [
+            "CRT-000105"]
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("() => axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})")
+        assert [v["id"] for v in result["violations"] if v["impact"] in ("serious", "critical")] == []
+        page.locator(".pager a[rel='next']").click()
+        page.wait_for_url(url + "certificates-3/")
+        assert page.locator(".pager a[aria-current='page']").inner_text() == "3"
+        page.locator("#certificates-table tbody a").first.click()
+        page.wait_for_url(re.compile(r"/certificates/CRT-\d+/$"))
+        assert page.locator("h1").first.is_visible()
+    assert problems.items == []
