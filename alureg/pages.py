@@ -9,6 +9,7 @@ alureg/mkdocs_hooks.py.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -244,45 +245,24 @@ def _rows() -> Any:
     return environment().get_template("directory_rows.html").module
 
 
-ROWS_FORMAT = 2  # of the kept rows: JSON lines, a head and one row a line, then _ROWS_END
-_ROWS_END = b"end\n"
+ROWS_FORMAT = 3  # of the kept rows: one file per directory page's rows, named by their inputs' digest
 
 
 class RowMemo:
-    """Directory rows by the digest of their inputs (alureg/pagememo.py), kept in a
-    cache file between builds: a change re-renders its own rows, not 120,000 of them
-    (10 s at 100,000 certificates)."""
+    """A directory page's rows, kept between builds in a file named by the digest of
+    every row's inputs (alureg/pagememo.py): a change re-renders the page of its row
+    (1,000 rows), and the rows of other pages are neither rendered nor held in memory.
+    Named by its contents' inputs, a file is either right or absent; one written in
+    part is never named (written aside, then renamed). Files no page of a build used
+    are removed when it ends (``save``)."""
 
-    def __init__(self, model: SiteModel, path: Path | None = None, memo: PageMemo | None = None) -> None:
-        self.model, self.path, self.memo = model, path, memo
-        self.old: dict[str, list[str]] = {}
-        self.new: dict[str, list[str]] = {}
+    def __init__(self, model: SiteModel, folder: Path | None = None, memo: PageMemo | None = None) -> None:
+        self.model, self.folder, self.memo = model, folder, memo
         self.digests: dict[str, str] = {}
-        if path is not None and memo is not None:
-            self.old = self._load(path, memo[0])
+        self.used: set[str] = set()
 
-    @staticmethod
-    def _load(path: Path, key: str) -> dict[str, list[str]]:
-        """The rows kept for ``key``, read a line (a row) at a time: the whole 74 MB
-        file parsed at once added 300 MB to a rebuild's peak for a moment. A file cut
-        short, damaged or of another key gives none (each row is rendered)."""
-        rows: dict[str, list[str]] = {}
-        try:
-            with path.open("rb") as f:
-                if orjson.loads(f.readline()) != {"format": ROWS_FORMAT, "key": key}:
-                    return {}
-                for line in f:
-                    if line == _ROWS_END:
-                        return rows
-                    name, digest, html = orjson.loads(line)
-                    rows[name] = [digest, html]
-        except (OSError, orjson.JSONDecodeError, ValueError, TypeError):
-            pass
-        return {}
-
-    def __call__(self, kind: str, rid: str) -> Markup:
-        if self.memo is None:
-            return Markup(ROW_MAKERS[kind](self.model, rid))  # noqa: S704 (rendered by our template)
+    def _digest(self, kind: str, rid: str) -> str:
+        assert self.memo is not None
         # A certificate's status entry reads a part of what its row reads: the row's
         # digest covers it (one digest per certificate, not two).
         of = DIGEST_OF.get(kind, kind)
@@ -291,29 +271,42 @@ class RowMemo:
             digest = page_digest(self.model, *self.memo, of, rid).hex()
             if of in _SHARED_DIGESTS:
                 self.digests[f"{of}/{rid}"] = digest
-        # Taken out of the old rows: the old and new rows are not both held whole (their
-        # containers were about 50 MB at 100,000 certificates; the texts are shared).
-        kept = self.old.pop(f"{kind}/{rid}", None)
-        html = kept[1] if kept and len(kept) == 2 and kept[0] == digest else ROW_MAKERS[kind](self.model, rid)
-        self.new[f"{kind}/{rid}"] = [digest, html]
-        return Markup(html)  # noqa: S704 (rendered by our template, here or by an earlier build)
+        return digest
 
     def joined(self, kind: str, ids: Iterable[str], sep: str = "") -> Markup:
         """The rows of ``ids``, one after the other (one string: Jinja would check each
-        of 100,000 rows for markup again)."""
-        return Markup(sep.join([self(kind, rid) for rid in ids]))  # noqa: S704 (our rows)
+        of 1,000 rows for markup again)."""
+        ids = list(ids)
+        if self.folder is None or self.memo is None:
+            return Markup(sep.join([ROW_MAKERS[kind](self.model, rid) for rid in ids]))  # noqa: S704 (our rows)
+        h = hashlib.sha256(f"rows {ROWS_FORMAT}\n{self.memo[0]}\n{kind}\n{sep}\n".encode())
+        for rid in ids:
+            h.update(f"{rid} {self._digest(kind, rid)}\n".encode())
+        name = f"{h.hexdigest()}.html"
+        self.used.add(name)
+        path = self.folder / name
+        try:  # the first line: the SHA-256 of the rest, so that a file damaged since is not used
+            check, _, kept = path.read_bytes().partition(b"\n")
+            if hashlib.sha256(kept).hexdigest().encode() == check:
+                return Markup(kept.decode("utf-8"))  # noqa: S704 (rendered by our template, earlier)
+        except (OSError, UnicodeDecodeError):
+            pass
+        html = sep.join([ROW_MAKERS[kind](self.model, rid) for rid in ids])
+        data = html.encode("utf-8")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f"{name}.{os.getpid()}.tmp"
+        tmp.write_bytes(hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
+        tmp.replace(path)
+        return Markup(html)  # noqa: S704 (rendered by our template)
 
     def save(self) -> None:
-        if self.path is None or self.memo is None:
+        """Remove the kept rows that no page of this build used."""
+        if self.folder is None or not self.folder.is_dir():
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with tmp.open("wb", buffering=1 << 20) as f:
-            f.write(orjson.dumps({"format": ROWS_FORMAT, "key": self.memo[0]}) + b"\n")
-            for name, (digest, html) in self.new.items():
-                f.write(orjson.dumps([name, digest, html]) + b"\n")
-            f.write(_ROWS_END)
-        tmp.replace(self.path)
+        self.folder.with_name("rows.json").unlink(missing_ok=True)  # the rows' format 2, all in one file
+        for path in self.folder.iterdir():
+            if path.name not in self.used:
+                path.unlink(missing_ok=True)
 
 
 DIRECTORY_PAGE = 1000  # rows on a page of the members or certificates directory

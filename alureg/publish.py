@@ -219,7 +219,7 @@ def _build(root: Path, out: Path, at: str | None, publisher: KeyPair | None, now
     shell = tempfile.TemporaryDirectory(prefix="alureg-shell-")
     try:
         with stage("shell"):
-            rows = RowMemo(model, manifest / "rows.json", memo) if memo else None
+            rows = RowMemo(model, manifest / "rows", memo) if memo else None
             build_shell(Path(shell.name) / "site", Path(shell.name), fragments(model, rows),
                         f"{model.scheme} registry")
             if rows is not None:

@@ -176,11 +176,13 @@ def test_only_the_feeds_whose_entries_changed_are_made(scratch: Scratch, tmp_pat
 
 def test_directory_rows_are_kept_between_builds(scratch: Scratch, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """The directory rows kept with the caches are used for the records that did not
-    change; a rows file cut short, damaged or of another key is not used (every row
-    is made), and the directories are a cold build's either way."""
+    """The rows of a directory page are kept with the caches, one file per page named by
+    the digest of its rows' inputs, and used while no row of the page changed; a file
+    cut short, edited or replaced is not used (its rows are made again), and the
+    directories are a cold build's either way. Pages of 4 rows (alureg/pages.py)."""
     from alureg.caches import cache_dir
 
+    monkeypatch.setattr(pages, "DIRECTORY_PAGE", 4)
     made: Counter[str] = Counter()
     for kind, make in list(pages.ROW_MAKERS.items()):
         def counting(model: SiteModel, rid: str, kind: str = kind, make: Any = make) -> str:
@@ -191,21 +193,40 @@ def test_directory_rows_are_kept_between_builds(scratch: Scratch, tmp_path: Path
     out, cold = tmp_path / "out", tmp_path / "cold"
     build(scratch.root, out, AT, now=now, use_cache=True)
     everything = sum(made.values())
-    rows = cache_dir(out, "output") / "rows.json"
-    kept = rows.read_bytes()
-    assert kept.endswith(b"\nend\n") and kept.count(b"\n") == everything + 2
+    folder = cache_dir(out, "output") / "rows"
+    kept = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert len(kept) > 10 and all(p.endswith(".html") for p in kept)
 
     def directories(folder: Path) -> list[bytes]:
-        return [(folder / name / "index.html").read_bytes() for name in ("members", "certificates")]
-    for n, damage in enumerate([None, kept[:len(kept) // 2], kept.replace(b'"key":"', b'"key":"x'),
-                                kept[:-4] + b"{}\n"]):
+        return [p.read_bytes() for name in ("members", "certificates")
+                for p in sorted(folder.glob(f"{name}*/index.html"))]
+
+    def damage(text: bytes) -> None:
+        for name in kept:
+            if (folder / name).exists():
+                (folder / name).write_bytes(text)
+
+    cases: list[tuple[Callable[[], None] | None, Callable[[int], bool]]] = [
+        (None, lambda n: n == 3 * 4),  # the page of a certificate's row and status entry, its holder's
+        (lambda: damage(b""), lambda n: n == everything),
+        (lambda: [(folder / name).write_bytes(data[:len(data) // 2]) for name, data in kept.items()],
+         lambda n: n == everything),
+        (lambda: [(folder / name).write_bytes(data[:-1] + bytes([data[-1] ^ 1])) for name, data in kept.items()],
+         lambda n: n == everything),
+    ]
+    for n, (spoil, expected) in enumerate(cases):
+        build(scratch.root, out, AT, now=now, use_cache=True)  # the rows of this state are kept
+        kept = {p.name: p.read_bytes() for p in folder.iterdir()}
         made.clear()
-        if damage is not None:
-            rows.write_bytes(damage)
+        if spoil is not None:
+            spoil()
         description = f"Casthouse, version {n}."
         scratch.change("certificates/CRT-000105.yaml", lambda d, text=description: d["scope"].update(
             description=text))
         build(scratch.root, out, AT, now=now, use_cache=True)
-        assert sum(made.values()) == (3 if damage is None else everything), damage and damage[-20:]
+        assert expected(sum(made.values())), (n, sum(made.values()), everything)
         build(scratch.root, cold, AT, now=now)
         assert directories(out) == directories(cold)
+        # The files of the pages the change made anew replace those of their old rows.
+        now_kept = {p.name for p in folder.iterdir()}
+        assert len(now_kept) == len(kept) and len(now_kept - set(kept)) == 3
