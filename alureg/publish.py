@@ -109,8 +109,8 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
     """Write the site into a folder beside ``out`` and swap it in (alureg/swap.py);
     ``shell``: the MkDocs pages, made already. Returns the new output's manifest."""
     spare = outputs.spare_folder(out, manifest) if use_cache else None
-    spare_manifest = outputs.claim_spare(spare, manifest) if spare is not None else None
-    if spare is not None and spare_manifest is None:
+    claimed_spare = outputs.claim_spare(spare, manifest, live) if spare is not None else None
+    if spare is not None and claimed_spare is None:
         discard(spare, out, background)  # no manifest says what it holds
 
     trash: list[Path] = []  # files the new site replaced in the spare (alureg/outputs.py)
@@ -120,7 +120,8 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         # linked from the live output (alureg/outputs.py).
         trash.append(outputs.trash_folder(folder))
         outputs.begin(folder, live if use_cache else folder / "no-previous-output", manifest,
-                      spare_manifest if claimed else None)
+                      claimed_spare.spare if claimed and claimed_spare else None,
+                      claimed_spare.live if claimed_spare else None)
         try:
             _stages(folder)
         except BaseException:
@@ -148,7 +149,7 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
     with stage("write"):  # what the stages inside do not count: the swap
         try:
             write_atomically(out, write, background=background,
-                             reuse=spare if spare_manifest is not None else None, keep_previous=spare)
+                             reuse=spare if claimed_spare is not None else None, keep_previous=spare)
         except BaseException:
             outputs.abandon()
             raise

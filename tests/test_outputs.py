@@ -207,6 +207,39 @@ def test_a_build_killed_in_the_spare_leaves_nothing_behind(scratch: Scratch, tmp
     _equals_cold(scratch, out, tmp_path)
 
 
+def test_the_spare_manifest_holds_what_the_spare_differs_by(scratch: Scratch, tmp_path: Path) -> None:
+    """The spare's manifest lists only the files in which the spare differs from the
+    live output, and is based on the live manifest as it was saved: with another live
+    manifest in its place (an older one put back) the spare is not used, and the
+    output still equals a cold build."""
+    out = tmp_path / "public"
+    cache = cache_dir(out, "output")
+    _warm(scratch, out)
+    older = outputs._manifest_file(cache).read_bytes()
+    _rename(scratch, "MEM-0003", "Kalgoora Alumina Holdings Pty Ltd")
+    second = _warm(scratch, out)
+    live = outputs._load(cache, "manifest", out.resolve())
+    assert live is not None and len(live) == second.linked + second.written
+    claimed = outputs.claim_spare(_spare(out), cache, out)
+    assert claimed is not None and claimed.live == live
+    spare_files = {rel: claimed.spare.get(rel) for rel in claimed.spare.paths()}
+    assert 0 < len(claimed.spare.changed) < len(live) / 4  # what the last build changed, not every file
+    assert set(spare_files) == set(_tree(_spare(out)))  # every file the spare holds, and only those
+    assert not outputs._manifest_file(cache, outputs.SPARE_SUFFIX).exists()  # claimed: taken
+
+    _rename(scratch, "MEM-0004", "Nordvik Primary Aluminium AS")
+    _warm(scratch, out)  # no spare manifest (claimed above): the spare is not used
+    _rename(scratch, "MEM-0005", "Tasman Extrusions Pty Ltd")
+    _warm(scratch, out)
+    assert outputs._manifest_file(cache, outputs.SPARE_SUFFIX).exists()
+    outputs._manifest_file(cache).write_bytes(older)  # a live manifest the spare's is not based on
+    assert outputs.claim_spare(_spare(out), cache, out) is None
+    outputs._manifest_file(cache).write_bytes(older)
+    _rename(scratch, "MEM-0006", "Sundsvall Rolling Mills AB")
+    _warm(scratch, out)
+    _equals_cold(scratch, out, tmp_path)
+
+
 def test_manifest_round_trip_and_damaged_manifests_are_not_used(tmp_path: Path) -> None:
     """The binary manifest gives back what was saved (odd paths, entries with and
     without input digests); a truncated, extended or foreign one, or one of another
