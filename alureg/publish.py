@@ -109,7 +109,8 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
     """Write the site into a folder beside ``out`` and swap it in (alureg/swap.py);
     ``shell``: the MkDocs pages, made already. Returns the new output's manifest."""
     spare = outputs.spare_folder(out, manifest) if use_cache else None
-    claimed_spare = outputs.claim_spare(spare, manifest, live) if spare is not None else None
+    with stage("manifests"):  # the live output's and the spare's: their memory shows apart from the shell's
+        claimed_spare = outputs.claim_spare(spare, manifest, live) if spare is not None else None
     if spare is not None and claimed_spare is None:
         discard(spare, out, background)  # no manifest says what it holds
 
@@ -119,9 +120,10 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         # With the cache, files whose bytes did not change are kept from the spare or
         # linked from the live output (alureg/outputs.py).
         trash.append(outputs.trash_folder(folder))
-        outputs.begin(folder, live if use_cache else folder / "no-previous-output", manifest,
-                      claimed_spare.spare if claimed and claimed_spare else None,
-                      claimed_spare.live if claimed_spare else None)
+        with stage("manifests"):
+            outputs.begin(folder, live if use_cache else folder / "no-previous-output", manifest,
+                          claimed_spare.spare if claimed and claimed_spare else None,
+                          claimed_spare.live if claimed_spare else None)
         try:
             _stages(folder)
         except BaseException:
