@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +37,50 @@ def status_doc(model: SiteModel, mid: str) -> dict[str, Any]:
     return model.status_data([mid], model.certs_of.get(mid, []))
 
 
-def _csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+def _csv_lines(rows: Iterable[list[Any]], header: list[str] | None = None) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
+    if header is not None:
+        writer.writerow(header)
     for row in rows:
         # A leading =, +, - or @ would run as a formula in a spreadsheet (CSV injection).
         writer.writerow(["'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r" else v for v in row])
-    emit(path, buffer.getvalue().encode("utf-8"))
+    return buffer.getvalue().encode("utf-8")
+
+
+ROWS_AT_ONCE = 1000  # rows of a list made, encoded and let go together (``_write_list``)
+_MARK = "@@rows@@"
+
+
+def _write_list(path: str, meta: dict[str, Any], key: str, ids: list[str], row: Callable[[str], dict[str, Any]],
+                csv: tuple[str, list[str], Callable[[dict[str, Any]], list[Any]]] | None = None) -> None:
+    """``_json(path, {**meta, key: [row(i) for i in ids]})`` and the CSV of the same
+    rows (``csv``: its path, header and columns of a row), a thousand rows at a time:
+    the 100,000 certificate rows as dicts were about 150 MB, the largest part of a
+    rebuild's peak once the manifests were smaller. The bytes are orjson's for the
+    whole document (tests/test_api_lists.py): rows are encoded as a list, then
+    indented two more spaces, between the head and tail of the document made with a
+    mark in place of the rows."""
+    if not ids:
+        _json(path, {**meta, key: []})
+        if csv is not None:
+            emit(csv[0], _csv_lines([], csv[1]))
+        return
+    doc = orjson.dumps({**meta, key: [_MARK]}, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    mark = doc.index(b'    "%s"' % _MARK.encode())
+    body, table = bytearray(doc[:mark]), bytearray(_csv_lines([], csv[1]) if csv is not None else b"")
+    for start in range(0, len(ids), ROWS_AT_ONCE):
+        rows = [row(i) for i in ids[start:start + ROWS_AT_ONCE]]
+        encoded = orjson.dumps(rows, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        if start:
+            body += b",\n"
+        body += b"  " + encoded[2:-2].replace(b"\n", b"\n  ")  # without "[\n" and "\n]"
+        if csv is not None:
+            table += _csv_lines(map(csv[2], rows))
+    body += doc[mark + len(_MARK) + 6:]
+    emit(path, bytes(body))
+    if csv is not None:
+        emit(csv[0], bytes(table))
 
 
 def certificate_row(model: SiteModel, cid: str) -> dict[str, Any]:
@@ -92,31 +129,34 @@ def claim_row(model: SiteModel, cid: str) -> dict[str, Any]:
     }
 
 
+CERTIFICATES_CSV = ["id", "holder", "holder_name", "standard", "version", "certification_type", "countries",
+                    "activities", "audit_firm", "issued", "valid_from", "valid_until", "status", "status_since",
+                    "status_reason"]
+MEMBERS_CSV = ["id", "name", "class", "country", "joined", "activities", "status", "status_since"]
+
+
+def _certificate_csv(r: dict[str, Any]) -> list[Any]:
+    return [r["id"], r["holder"], r["holder_name"], r["standard"], r["version"], r["certification_type"],
+            " ".join(r["countries"]), " ".join(r["activities"]), r["audit_firm"], r["issued"], r["valid_from"],
+            r["valid_until"], r["status"], r["status_since"] or "", r["status_reason"] or ""]
+
+
+def _member_csv(r: dict[str, Any]) -> list[Any]:
+    return [r["id"], r["name"], r["class"], r["country"], r["joined"], " ".join(r["activities"]), r["status"],
+            r["status_since"] or ""]
+
+
 def write_api(model: SiteModel, out: Path, memo: PageMemo | None = None) -> None:
     """Every API file. With ``memo``, record and status documents made from the same
     inputs as the live ones are kept without being made (alureg/pagememo.py)."""
     api = out / API
     meta = {"published": model.at, "status_as_of": model.at}
-    # One list at a time, each let go once written with its CSV, so that 100,000
-    # certificate rows and 100,000 claim rows are not held together (their size was
-    # not measured on its own: the build's peak is reached before this stage).
-    certificates = [certificate_row(model, c) for c in sorted(model.certificates)]
-    _json(api / "certificates.json", {**meta, "certificates": certificates})
-    _csv(api / "certificates.csv",
-         ["id", "holder", "holder_name", "standard", "version", "certification_type", "countries", "activities",
-          "audit_firm", "issued", "valid_from", "valid_until", "status", "status_since", "status_reason"],
-         [[r["id"], r["holder"], r["holder_name"], r["standard"], r["version"], r["certification_type"],
-           " ".join(r["countries"]), " ".join(r["activities"]), r["audit_firm"], r["issued"], r["valid_from"],
-           r["valid_until"], r["status"], r["status_since"] or "", r["status_reason"] or ""] for r in certificates])
-    del certificates
-    _json(api / "claims.json", {**meta, "claims": [claim_row(model, c) for c in sorted(model.claims)]})
+    _write_list(f"{api}/certificates.json", meta, "certificates", sorted(model.certificates),
+                lambda c: certificate_row(model, c), (f"{api}/certificates.csv", CERTIFICATES_CSV, _certificate_csv))
+    _write_list(f"{api}/claims.json", meta, "claims", sorted(model.claims), lambda c: claim_row(model, c))
     listed = [m for m in sorted(model.members) if model.listed(m)]
-    members = [member_row(model, m) for m in listed]
-    _json(api / "members.json", {**meta, "members": members})
-    _csv(api / "members.csv", ["id", "name", "class", "country", "joined", "activities", "status", "status_since"],
-         [[r["id"], r["name"], r["class"], r["country"], r["joined"], " ".join(r["activities"]), r["status"],
-           r["status_since"] or ""] for r in members])
-    del members
+    _write_list(f"{api}/members.json", meta, "members", listed, lambda m: member_row(model, m),
+                (f"{api}/members.csv", MEMBERS_CSV, _member_csv))
     firms = [{"id": f, "name": d["name"], "country": d["country"], "record": f"{API}/audit-firms/{f}.json"}
              for f, d in sorted(model.firms.items())]
     _json(api / "audit-firms.json", {**meta, "audit_firms": firms})
