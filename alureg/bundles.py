@@ -47,8 +47,23 @@ def _write(path: Path, data: Any) -> None:
     _write_bytes(path, canonical(data))
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
+def _write_bytes(path: Path, data: bytes | bytearray) -> None:
     emit(path, data)
+
+
+def _leaves_bytes(snapshot: Mapping[str, Any], digests: Mapping[str, bytes], at_once: int = 10_000) -> bytearray:
+    """``canonical({"shards": ..., "sequence": ..., "leaves": [[id, hex digest], ...]})``
+    (tested equal), the leaves encoded 10,000 at a time: the 320,000 pairs as lists
+    were about 55 MB of a rebuild's peak. RFC 8785 sorts the keys (leaves, sequence,
+    shards) and adds no whitespace, so a list's encoding is its parts' joined by commas."""
+    ids = sorted(digests)
+    out = bytearray(b'{"leaves":[')
+    for start in range(0, len(ids), at_once):
+        if start:
+            out += b","
+        out += canonical([[rid, digests[rid].hex()] for rid in ids[start:start + at_once]])[1:-1]
+    out += b'],"sequence":' + canonical(snapshot["sequence"]) + b',"shards":' + canonical(snapshot["shards"]) + b"}"
+    return out
 
 
 def bundle_bytes(bundle: dict[str, Any], encoded: Mapping[str, bytes]) -> bytes:
@@ -84,8 +99,7 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
     api = out / "api" / "v1"
     _write(api / "snapshot.json", snapshot)
     _write(api / "trust.json", model.trust)
-    _write(api / "snapshot-leaves.json", {"shards": snapshot["shards"], "sequence": snapshot["sequence"],
-                                          "leaves": [[rid, digests[rid].hex()] for rid in sorted(digests)]})
+    _write_bytes(api / "snapshot-leaves.json", _leaves_bytes(snapshot, digests))
     holders: dict[str, bytes] = {}
     roots = tree.roots
     for cid in sorted(model.claims):

@@ -289,10 +289,11 @@ def _link(run: _Run, rel: str, path: Path | str, before: Entry, entry: Entry) ->
     return True
 
 
-def emit(path: Path | str, data: bytes, inputs: bytes | None = None) -> int:
+def emit(path: Path | str, data: bytes | bytearray, inputs: bytes | None = None) -> int:
     """Write ``data`` to ``path`` (or keep the spare's or link the live output's
     identical file); its size. ``inputs``: the digest of what the bytes were made
-    from, for ``reuse`` next time."""
+    from, for ``reuse`` next time. ``data`` must not change afterwards (threads
+    write it later)."""
     run = _run
     if run is None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -329,7 +330,8 @@ WRITERS = 4  # threads writing files
 WRITES_PENDING = 64  # files handed to them and not yet written
 
 
-def _write_file(run: _Run, rel: str, path: Path | str, data: bytes, digest: bytes, inputs: bytes | None) -> None:
+def _write_file(run: _Run, rel: str, path: Path | str, data: bytes | bytearray, digest: bytes,
+                inputs: bytes | None) -> None:
     _parent(path)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -389,30 +391,47 @@ def _read(cache: Path, name: str, folder: Path, tag: bytes = b"",
     """``_load``, and the SHA-256 of the file (what a spare's differences are based
     on). ``tag``: what the head line holds after the folder; ``absent_ok``: entries of
     no bytes allowed (paths the spare does not have)."""
+    h = hashlib.sha256()
     try:
-        data = _manifest_file(cache, name).read_bytes()
-        # Offsets into ``data``, not slices of it: each slice of a 60 MB file is a copy.
-        at = data.index(b"\n")
-        if data[:at] != _head(folder, tag):
+        with _manifest_file(cache, name).open("rb") as f:
+            # Read a part at a time, the entries a few megabytes at a time: the whole
+            # 70 MB file held while its 580,000 paths and entries were made raised
+            # the load's peak by about 240 MiB (VmHWM), for 150 MiB of manifest.
+            def part(size: int) -> bytes:
+                data = f.read(size)
+                if len(data) != size:
+                    raise ValueError("cut short")
+                h.update(data)
+                return data
+            head = f.readline(1 << 16)
+            h.update(head)
+            if head != _head(folder, tag) + b"\n":
+                return None
+            count, length = _COUNT.unpack(part(_COUNT.size))
+            names = part(length)
+            if count and names[-1:] != b"\0":
+                return None
+            paths = str(names[:-1], "utf-8", "surrogateescape").split("\0") if count else []
+            del names
+            widths = part(count)
+            if len(paths) != count:
+                return None
+            known = widths.count(_PLAIN) + widths.count(_WITH_INPUTS) + (widths.count(0) if absent_ok else 0)
+            if known != count:
+                return None
+            files: Manifest = {}
+            step = 65_536  # entries read at once
+            for start in range(0, count, step):
+                chunk = widths[start:start + step]
+                data = part(sum(chunk))
+                ends = itertools.pairwise(itertools.accumulate(chunk, initial=0))
+                files.update(zip(map(sys.intern, paths[start:start + step]),
+                                 map(data.__getitem__, itertools.starmap(slice, ends)), strict=True))
+            if f.read(1):
+                return None  # more than the entries
+        if len(files) != count:
             return None
-        count, length = _COUNT.unpack_from(data, at + 1)
-        names_at = at + 1 + _COUNT.size
-        widths_at = names_at + length
-        entries_at = widths_at + count
-        widths = data[widths_at:entries_at]
-        if len(widths) != count or (count and data[widths_at - 1:widths_at] != b"\0"):
-            return None
-        known = widths.count(_PLAIN) + widths.count(_WITH_INPUTS) + (widths.count(0) if absent_ok else 0)
-        if known != count or entries_at + sum(widths) != len(data):
-            return None
-        paths = str(memoryview(data)[names_at:widths_at - 1], "utf-8", "surrogateescape").split("\0") \
-            if count else []
-        if len(paths) != count:
-            return None
-        # Lazily: a list of 580,000 offsets was 20 MB more at the load's peak.
-        ends = itertools.pairwise(itertools.accumulate(widths, initial=entries_at))
-        files = dict(zip(map(sys.intern, paths), map(data.__getitem__, itertools.starmap(slice, ends)), strict=True))
-        return files, hashlib.sha256(data).hexdigest()
+        return files, h.hexdigest()
     except (OSError, struct.error, ValueError):
         return None
 

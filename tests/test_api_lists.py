@@ -39,3 +39,19 @@ def test_a_list_made_in_chunks_is_the_whole_list(tmp_path: Path, monkeypatch: py
     assert (tmp_path / "list.csv").read_bytes() == whole_csv
     if count >= 5:
         assert b"'=1+1" in whole_csv  # a formula stays text in a spreadsheet
+
+
+@pytest.mark.parametrize("count", [0, 1, 5, 23])
+@pytest.mark.parametrize("at_once", [1, 4, 10_000])
+def test_the_snapshot_leaves_made_in_chunks_are_their_canonical_form(count: int, at_once: int) -> None:
+    import hashlib
+
+    from alureg.bundles import _leaves_bytes
+    from alureg.signing import canonical
+
+    digests = {f"CRT-{i:08d}" if i % 2 else f"CLM-{i:08d}#closure": hashlib.sha256(str(i).encode()).digest()
+               for i in range(count)}
+    snapshot = {"shards": ["ab" * 32, "cd" * 32], "sequence": 1_790_000_000}
+    whole = canonical({"shards": snapshot["shards"], "sequence": snapshot["sequence"],
+                       "leaves": [[rid, digests[rid].hex()] for rid in sorted(digests)]})
+    assert bytes(_leaves_bytes(snapshot, digests, at_once)) == whole
