@@ -135,7 +135,7 @@ def _examine_all(root: Path, files: list[tuple[Kind, Path]], trust: TrustList | 
             for results in pool.map(_examine_chunk, chunks):
                 for done in results:
                     kind, path = files[done.index]
-                    record = None if done.data is None else Record(kind, path, relative(root, path), done.data)
+                    record = None if done.data is None else Record(kind, root, relative(root, path), done.data)
                     yield record, done
     finally:
         _JOB = None
@@ -208,7 +208,7 @@ def _check(root: Path, at: str, against: str | None, workers: int | None, use_ca
         rel = rels[i]
         entry = cache.lookup(rel, path, stats.get(rel)) if cache is not None else None
         if entry is not None:
-            record = None if entry.data is None else Record(kind, path, rel, entry.data,
+            record = None if entry.data is None else Record(kind, root, rel, entry.data,
                                                           dict(entry.located) if entry.located else None)
             examined[i] = (record, _Examined(i, entry.data, entry.valid, list(entry.findings), entry))
         else:

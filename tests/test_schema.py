@@ -58,7 +58,7 @@ def _member(**changes: Any) -> Record:
             "country": "NO", "joined": "2024-01-01", "activities": [], "size": "small",
             "status_history": [{"date": "2024-01-01", "status": "active", "reason": "Admitted"}]}
     data.update(changes)
-    return Record(Kind.MEMBER, REPO / "registry/members/MEM-0001.yaml", "registry/members/MEM-0001.yaml",
+    return Record(Kind.MEMBER, REPO, "registry/members/MEM-0001.yaml",
                   data)
 
 
@@ -95,7 +95,7 @@ def test_chain_of_custody_scope_needs_material_stages() -> None:
     data = load_file(REPO / "certificates/CRT-000104.yaml").data
     assert data is not None
     del data["scope"]["material_stages"]
-    record = Record(Kind.CERTIFICATE, REPO / "certificates/CRT-000104.yaml", "certificates/CRT-000104.yaml",
+    record = Record(Kind.CERTIFICATE, REPO, "certificates/CRT-000104.yaml",
                     data)
     assert [f.message for f in validate(record)] == ["scope: 'material_stages' is a required property"]
 

@@ -64,7 +64,7 @@ def test_every_api_document_validates_and_verifies(site: Path) -> None:
     assert len(docs) == 84
     for kind, path in docs:
         data = json.loads(path.read_text())
-        assert validate(Record(kind, path, path.name, data)) == [], path
+        assert validate(Record(kind, path.parent, path.name, data)) == [], path
         assert verify_record(data, kind, trust, config).ok, path
         tampered = data | {"id": "X" + data["id"]}
         assert not verify_record(tampered, kind, trust, config).ok, path
