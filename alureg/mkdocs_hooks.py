@@ -20,6 +20,7 @@ from typing import Any
 
 _PLACEHOLDER = re.compile(r"(?:<p>)?<!-- registry:([a-z][a-z0-9-]*) -->(?:</p>)?")
 LATE_MARK = "<!-- registry-late:{} -->"
+LATE_MARKS = re.compile(r"<!-- registry-late:([a-z][a-z0-9-]*) -->")  # LATE_MARK, any name
 
 
 def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:

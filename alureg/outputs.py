@@ -72,37 +72,40 @@ class SpareManifest:
     """The spare's manifest as its differences from the live output's (``base``): most
     files of the spare are the live output's (hard links, equal entries), and loading
     both manifests whole raised a one-change rebuild's peak by about 260 MiB (VmHWM
-    around the load, 580,000 files). ``changed``: the spare's entries that differ;
-    ``absent``: the live output's paths the spare does not have."""
+    around the load, 580,000 files). ``diff``: the spare's entries that differ, and an
+    entry of no bytes for each path of the live output the spare does not have."""
 
-    def __init__(self, base: Manifest, changed: Manifest, absent: set[str]) -> None:
-        self.base, self.changed, self.absent = base, changed, absent
+    def __init__(self, base: Manifest, diff: Manifest) -> None:
+        self.base, self.diff = base, diff
 
     def get(self, rel: str) -> Entry | None:
-        entry = self.changed.get(rel)
-        if entry is not None or rel in self.absent:
-            return entry
-        return self.base.get(rel)
+        entry = self.diff.get(rel)
+        if entry is None:
+            return self.base.get(rel)
+        return entry or None
 
     def __contains__(self, rel: str) -> bool:
         return self.get(rel) is not None
 
     def paths(self) -> Iterator[str]:
-        yield from self.changed
-        yield from (rel for rel in self.base if rel not in self.absent and rel not in self.changed)
+        yield from (rel for rel, entry in self.diff.items() if entry)
+        yield from (rel for rel in self.base if rel not in self.diff)
 
     @staticmethod
-    def between(spare: Manifest, live: Manifest) -> tuple[Manifest, set[str]]:
-        """What ``spare`` (a whole manifest) differs by from ``live``: changed, absent."""
-        return {rel: e for rel, e in spare.items() if live.get(rel) != e}, live.keys() - spare.keys()
+    def between(spare: Manifest, live: Manifest) -> Manifest:
+        """The ``diff`` of ``spare`` (a whole manifest) from ``live``."""
+        diff = {rel: e for rel, e in spare.items() if live.get(rel) != e}
+        diff.update((rel, b"") for rel in live.keys() - spare.keys())
+        return diff
 
 
 @dataclass
 class Claimed:
-    """A spare claimed for a build, with the live output's manifest its own is based on."""
+    """The live output's manifest, read once for the build, and the spare's based on
+    it (None: the spare is not used)."""
 
     live: Manifest
-    spare: SpareManifest
+    spare: SpareManifest | None
 
 
 @dataclass
@@ -110,7 +113,7 @@ class _Run:
     new: Path
     live: Path | None
     manifest: Manifest  # the live output's
-    spare: Manifest | SpareManifest = field(default_factory=dict)  # what ``new`` holds already (the spare's)
+    spare: SpareManifest = field(default_factory=lambda: SpareManifest({}, {}))  # what ``new`` holds already
     entries: Manifest = field(default_factory=dict)
     linked: int = 0  # kept in the spare or linked from the live output
     written: int = 0
@@ -416,8 +419,7 @@ def _read(cache: Path, name: str, folder: Path, tag: bytes = b"",
             widths = part(count)
             if len(paths) != count:
                 return None
-            known = widths.count(_PLAIN) + widths.count(_WITH_INPUTS) + (widths.count(0) if absent_ok else 0)
-            if known != count:
+            if _known(widths, absent_ok) != count:
                 return None
             files: Manifest = {}
             step = 65_536  # entries read at once
@@ -436,26 +438,28 @@ def _read(cache: Path, name: str, folder: Path, tag: bytes = b"",
         return None
 
 
+def _known(widths: bytes, absent_ok: bool) -> int:
+    """How many entries have a width a manifest may hold."""
+    return widths.count(_PLAIN) + widths.count(_WITH_INPUTS) + (widths.count(0) if absent_ok else 0)
+
+
 def _head(folder: Path, tag: bytes = b"") -> bytes:
     return b"%s %d %s" % (_MAGIC, FORMAT, _encode(str(folder))) + (b" " + tag if tag else b"")
 
 
 def claim_spare(spare: Path, cache: Path, live: Path) -> Claimed | None:
-    """The spare's manifest, taken (deleted from the cache: the spare is about to
-    change), with the live output's (``live``) it is based on; None when there is no
-    spare, or no manifest of it based on the live output's as it is (then the spare
-    is not used)."""
-    if not spare.is_dir():
-        return None
+    """The live output's manifest (``live``; None: there is none) and the spare's,
+    taken (deleted from the cache: the spare is about to change); the spare's is None
+    when there is no spare, or no manifest of it based on the live output's as it is
+    (then the spare is not used)."""
     base = _read(cache, "manifest", live.resolve()) if live.is_dir() else None
     found = None
-    if base is not None:
+    if base is not None and spare.is_dir():
         found = _read(cache, SPARE_SUFFIX, spare, base[1].encode(), absent_ok=True)
     _manifest_file(cache, SPARE_SUFFIX).unlink(missing_ok=True)
-    if base is None or found is None:
+    if base is None:
         return None
-    changed = {rel: entry for rel, entry in found[0].items() if entry}
-    return Claimed(base[0], SpareManifest(base[0], changed, {rel for rel, entry in found[0].items() if not entry}))
+    return Claimed(base[0], SpareManifest(base[0], found[0]) if found is not None else None)
 
 
 def trash_folder(new: Path) -> Path:
@@ -487,8 +491,7 @@ def complete() -> None:
     run = _run
     if run is None or not run.prefilled:
         return
-    had = run.spare.paths() if isinstance(run.spare, SpareManifest) else iter(run.spare)
-    gone = sorted(rel for rel in had if rel not in run.entries)
+    gone = sorted(rel for rel in run.spare.paths() if rel not in run.entries)
     folders: set[Path] = set()
     for rel in gone:
         path = run.new / rel
@@ -536,14 +539,14 @@ def add_entries(entries: Manifest, linked: int, written: int) -> None:
         _run.written += written
 
 
-def _save(cache: Path, name: str, folder: Path, files: Manifest, tag: bytes = b"") -> str:
-    """Write a manifest (entries of no bytes: paths a spare does not have); returns the
-    SHA-256 of the file."""
+def _save(cache: Path, name: str, folder: Path, files: Manifest, tag: bytes = b"",
+          absent_ok: bool = False) -> str:
+    """Write a manifest; returns the SHA-256 of the file. ``tag`` and ``absent_ok``:
+    as for ``_read``."""
     tmp = _manifest_file(cache, name).with_suffix(".tmp")
     values = list(files.values())
     widths = bytes(map(len, values)) if all(len(v) < 256 for v in values) else b""
-    known = widths.count(_PLAIN) + widths.count(_WITH_INPUTS) + (widths.count(0) if name == SPARE_SUFFIX else 0)
-    if known != len(values):
+    if _known(widths, absent_ok) != len(values):
         wrong = next(k for k, v in files.items() if len(v) not in (_PLAIN, _WITH_INPUTS))
         raise ValueError(f"manifest entry of {wrong!r}: {len(files[wrong])} bytes")
     names = _encode("\0".join(files)) + b"\0" if files else b""
@@ -580,9 +583,8 @@ def finish(live: Path, cache: Path, spare: Path | None = None) -> tuple[int, int
     if spare is not None and run.live is not None and run.manifest:
         # The output before this one, kept as the spare: its manifest as what it
         # differs by from the new live output's, and based on that file.
-        changed, absent = SpareManifest.between(run.manifest, run.entries)
-        changed.update((rel, b"") for rel in absent)
-        _save(cache, SPARE_SUFFIX, spare.resolve(), changed, digest.encode())
+        _save(cache, SPARE_SUFFIX, spare.resolve(), SpareManifest.between(run.manifest, run.entries),
+              digest.encode(), absent_ok=True)
     return run.linked, run.written, run.entries
 
 

@@ -319,23 +319,30 @@ class DirectoryPage:
     (``certificates-2``): the same depth, so that a row's links, kept between builds,
     are the same on every page."""
 
-    name: str  # the fragment's name and the page's folder
+    directory: str  # the first page's folder: members, certificates
     number: int  # from 1
     count: int  # pages of the directory
     start: int  # how many rows come before this page's
     ids: list[str]
     total: int  # rows of the whole directory
 
+    def folder(self, number: int) -> str:
+        """The folder (and fragment name) of the directory's page ``number``."""
+        return self.directory if number == 1 else f"{self.directory}-{number}"
+
+    @property
+    def name(self) -> str:
+        return self.folder(self.number)
+
     def href(self, number: int) -> str:
-        base = self.name if self.number == 1 else self.name.rsplit("-", 1)[0]
-        return f"../{base}/" if number == 1 else f"../{base}-{number}/"
+        return f"../{self.folder(number)}/"
 
     def links(self) -> list[tuple[int | None, str]]:
         """The first, the last and the two on either side of this page; None: a gap."""
         shown = sorted({1, self.count, *range(max(1, self.number - 2), min(self.count, self.number + 2) + 1)})
         out: list[tuple[int | None, str]] = []
-        for n in shown:
-            if out and out[-1][0] is not None and n - out[-1][0] > 1:
+        for before, n in zip([0, *shown], shown, strict=False):
+            if before and n - before > 1:
                 out.append((None, ""))
             out.append((n, self.href(n)))
         return out
@@ -348,8 +355,7 @@ def directory_pages(name: str, ids: list[str], size: int | None = None) -> list[
     """A directory's pages of at most ``size`` rows (default DIRECTORY_PAGE)."""
     size = size or DIRECTORY_PAGE
     chunks = [ids[i:i + size] for i in range(0, len(ids), size)] or [[]]
-    return [DirectoryPage(name if k == 0 else f"{name}-{k + 1}", k + 1, len(chunks), k * size, chunk, len(ids))
-            for k, chunk in enumerate(chunks)]
+    return [DirectoryPage(name, k + 1, len(chunks), k * size, chunk, len(ids)) for k, chunk in enumerate(chunks)]
 
 
 @dataclass

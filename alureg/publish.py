@@ -110,20 +110,20 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
     ``shell``: the MkDocs pages, made already. Returns the new output's manifest."""
     spare = outputs.spare_folder(out, manifest) if use_cache else None
     with stage("manifests"):  # the live output's and the spare's: their memory shows apart from the shell's
-        claimed_spare = outputs.claim_spare(spare, manifest, live) if spare is not None else None
-    if spare is not None and claimed_spare is None:
+        claimed = outputs.claim_spare(spare, manifest, live) if spare is not None else None
+    usable = claimed.spare if claimed is not None else None
+    if spare is not None and usable is None:
         discard(spare, out, background)  # no manifest says what it holds
 
     trash: list[Path] = []  # files the new site replaced in the spare (alureg/outputs.py)
 
-    def write(folder: Path, claimed: bool) -> None:
+    def write(folder: Path, into_spare: bool) -> None:
         # With the cache, files whose bytes did not change are kept from the spare or
         # linked from the live output (alureg/outputs.py).
         trash.append(outputs.trash_folder(folder))
         with stage("manifests"):
             outputs.begin(folder, live if use_cache else folder / "no-previous-output", manifest,
-                          claimed_spare.spare if claimed and claimed_spare else None,
-                          claimed_spare.live if claimed_spare else None)
+                          usable if into_spare else None, claimed.live if claimed is not None else None)
         try:
             _stages(folder)
         except BaseException:
@@ -151,7 +151,7 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
     with stage("write"):  # what the stages inside do not count: the swap
         try:
             write_atomically(out, write, background=background,
-                             reuse=spare if claimed_spare is not None else None, keep_previous=spare)
+                             reuse=spare if usable is not None else None, keep_previous=spare)
         except BaseException:
             outputs.abandon()
             raise
@@ -203,7 +203,7 @@ def _build(root: Path, out: Path, at: str | None, publisher: KeyPair | None, now
         buildmemo.forget(manifest)
     with stage("check"):
         result = check(root, at, use_cache=use_cache, stats=seen)
-        seen.clear()  # 220,000 files' status, about 60 MB: the check has them (result.files)
+        seen.clear()  # 220,000 files' status, 59.6 MiB (tracemalloc): the check has them (result.files)
     if not result.ok(strict=strict):
         raise PublishError(f"not published: the registry has errors (run: check --root {root})")
     with stage("model"):
@@ -216,10 +216,11 @@ def _build(root: Path, out: Path, at: str | None, publisher: KeyPair | None, now
                          changes=len(model.history.events), stages=stage, result=result)
 
     memo = _page_memo(model, result) if use_cache else None
-    # The MkDocs shell is made before the output's manifests are loaded, so that its
-    # directory rows and MkDocs' own memory are not held beside them. Measured in this
-    # order (VmHWM, 100,000 certificates): the shell's peak was 1,555 MiB, and loading
-    # the two manifests after it raised the build's peak to 1,727 MiB.
+    # The MkDocs shell is made before the output's manifest is loaded, so that what it
+    # holds for a moment (MkDocs, a directory page) is not added to the manifest's
+    # (RSS rose by about 150 MiB across its load). Since the directories are paged the
+    # shell adds little: RSS rose from 1,135 to 1,149 MiB across it (100,000
+    # certificates, one record changed).
     shell = tempfile.TemporaryDirectory(prefix="alureg-shell-")
     try:
         with stage("shell"):
@@ -227,8 +228,7 @@ def _build(root: Path, out: Path, at: str | None, publisher: KeyPair | None, now
             build_shell(Path(shell.name) / "site", Path(shell.name), fragments(model, rows),
                         f"{model.scheme} registry")
             if rows is not None:
-                rows.save()
-            del rows  # the old and new directory rows: not needed again
+                rows.save()  # once every page's rows are made
         files = _write(out, live, manifest, model, result, report, stage, memo, Path(shell.name) / "site",
                        publisher, now, use_cache, delete_in_background)
     finally:

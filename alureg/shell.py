@@ -18,7 +18,7 @@ from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 
 from .errors import AluregError
-from .mkdocs_hooks import LATE_MARK
+from .mkdocs_hooks import LATE_MARKS
 from .pages import SITE_DIR, Fragments
 
 REPO = SITE_DIR.parent
@@ -51,19 +51,22 @@ def build_shell(out: Path, work: Path, fragments: Fragments, site_name: str) -> 
 
 def _put_late(out: Path, late: dict[str, Callable[[], str]]) -> None:
     """Replace each late mark in the written pages by its fragment (each used once),
-    made when it is put in."""
-    marks = {LATE_MARK.format(name): name for name in late}
+    made when it is put in. Each page is searched once for any mark (not once for
+    each of the 120 names of a large registry's directory pages)."""
     placed: set[str] = set()
     for page in sorted(out.rglob("*.html")):
         text = page.read_text(encoding="utf-8")
-        found = [mark for mark in marks if mark in text]
+        found = [m for m in LATE_MARKS.finditer(text) if m.group(1) in late]
+        if not found:
+            continue
+        parts, at = [], 0
         for mark in found:
-            if text.count(mark) != 1 or marks[mark] in placed:
-                raise AluregError(f"{page}: fragment {marks[mark]!r} placed more than once")
-            before, after = text.split(mark)
-            text = before + late[marks[mark]]() + after  # not str.replace: no pattern in the fragment
-            placed.add(marks[mark])
-        if found:
-            page.write_text(text, encoding="utf-8")
+            name = mark.group(1)
+            if name in placed:
+                raise AluregError(f"{page}: fragment {name!r} placed more than once")
+            parts += [text[at:mark.start()], late[name]()]  # not re.sub: no pattern in the fragment
+            at = mark.end()
+            placed.add(name)
+        page.write_text("".join([*parts, text[at:]]), encoding="utf-8")
     if missing := sorted(set(late) - placed):
         raise AluregError(f"no page holds the fragment(s) {', '.join(missing)}")

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,32 @@ def test_a_rebuild_whose_pages_shift_equals_a_cold_build(scratch: Scratch, tmp_p
     assert "MEM-0012" not in "".join(_pages(out, "members")) and "Kalgoora Alumina Holdings" in "".join(
         _pages(out, "certificates"))
     assert cold.records == again.records
+
+
+def test_late_fragments_are_put_in_once_each(tmp_path: Path) -> None:
+    """alureg/shell.py puts each directory page's rows into the one written page that
+    holds its mark, making them then; a mark found twice, or one no page holds, fails."""
+    from alureg.errors import AluregError
+    from alureg.mkdocs_hooks import LATE_MARK
+    from alureg.shell import _put_late
+
+    made: list[str] = []
+
+    def fragment(name: str) -> Callable[[], str]:
+        def make() -> str:
+            made.append(name)
+            return f"<table>{name}</table>"
+        return make
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a/index.html").write_text(f"<p>{LATE_MARK.format('members')}</p>")
+    (tmp_path / "b.html").write_text(f"x{LATE_MARK.format('members-2')}y{LATE_MARK.format('other')}z")
+    _put_late(tmp_path, {"members": fragment("members"), "members-2": fragment("members-2")})
+    assert (tmp_path / "a/index.html").read_text() == "<p><table>members</table></p>"
+    assert (tmp_path / "b.html").read_text() == f"x<table>members-2</table>y{LATE_MARK.format('other')}z"
+    assert sorted(made) == ["members", "members-2"]
+    (tmp_path / "c.html").write_text(LATE_MARK.format("members-3") * 2)
+    with pytest.raises(AluregError, match="placed more than once"):
+        _put_late(tmp_path, {"members-3": fragment("members-3")})
+    with pytest.raises(AluregError, match=r"no page holds the fragment\(s\) members-4"):
+        _put_late(tmp_path / "a", {"members-4": fragment("members-4")})

@@ -221,19 +221,24 @@ def test_the_spare_manifest_holds_what_the_spare_differs_by(scratch: Scratch, tm
     live = outputs._load(cache, "manifest", out.resolve())
     assert live is not None and len(live) == second.linked + second.written
     claimed = outputs.claim_spare(_spare(out), cache, out)
-    assert claimed is not None and claimed.live == live
-    spare_files = {rel: claimed.spare.get(rel) for rel in claimed.spare.paths()}
-    assert 0 < len(claimed.spare.changed) < len(live) / 4  # what the last build changed, not every file
-    assert set(spare_files) == set(_tree(_spare(out)))  # every file the spare holds, and only those
+    assert claimed is not None and claimed.spare is not None and claimed.live == live
+    assert 0 < len(claimed.spare.diff) < len(live) / 4  # what the last build changed, not every file
+    # Every file the spare holds and only those, each with its entry (size, time, inode).
+    held = {str(p.relative_to(_spare(out))): p.stat() for p in _spare(out).rglob("*") if p.is_file()}
+    spare = claimed.spare
+    assert {rel: outputs.file_stat(spare.get(rel) or b"") for rel in spare.paths()} == \
+        {rel: (st.st_size, st.st_mtime_ns, st.st_ino) for rel, st in held.items()}
     assert not outputs._manifest_file(cache, outputs.SPARE_SUFFIX).exists()  # claimed: taken
 
     _rename(scratch, "MEM-0004", "Nordvik Primary Aluminium AS")
-    _warm(scratch, out)  # no spare manifest (claimed above): the spare is not used
+    _warm(scratch, out)  # the spare's manifest was taken above: this build does not use the spare
     _rename(scratch, "MEM-0005", "Tasman Extrusions Pty Ltd")
     _warm(scratch, out)
     assert outputs._manifest_file(cache, outputs.SPARE_SUFFIX).exists()
     outputs._manifest_file(cache).write_bytes(older)  # a live manifest the spare's is not based on
-    assert outputs.claim_spare(_spare(out), cache, out) is None
+    claimed = outputs.claim_spare(_spare(out), cache, out)
+    assert claimed is not None and claimed.spare is None  # the live manifest is read all the same, once
+    assert claimed.live == outputs._load(cache, "manifest", out.resolve())
     outputs._manifest_file(cache).write_bytes(older)
     _rename(scratch, "MEM-0006", "Sundsvall Rolling Mills AB")
     _warm(scratch, out)
