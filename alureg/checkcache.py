@@ -36,7 +36,7 @@ from .loading import share_strings
 FORMAT = 4  # JSON lines: a head, one entry per line, an end mark; 3: positions located; 4: digests
 _END = b'"end"\n'
 RACY_NS = 2_000_000_000
-_LIBRARIES = ("PyYAML", "jsonschema", "jsonschema-rs", "orjson", "rfc8785", "base58", "cryptography")
+_LIBRARIES = ("PyYAML", "yaml-rs", "jsonschema", "jsonschema-rs", "orjson", "rfc8785", "base58", "cryptography")
 
 
 @cache

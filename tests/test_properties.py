@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from alureg.config import load_config
 from alureg.demo import signed
 from alureg.findings import CODES
-from alureg.loading import load_bytes, load_text
+from alureg.loading import _event_load, _rust_load, load_bytes, load_text
 from alureg.records import Kind, record_files
 from alureg.schema import is_valid
 from alureg.signing import KeyPair, unsigned
@@ -62,6 +62,34 @@ def test_loader_never_raises_on_yaml_like_text(text: str) -> None:
     _assert_only_findings(load_bytes(raw, track_positions=True))
     if "\ud800" not in text:
         _assert_only_findings(load_text(text))
+
+
+@FAST
+@given(st.lists(st.sampled_from(YAML_BITS), max_size=80).map("".join))
+def test_yaml_rs_path_agrees_with_the_event_builder(text: str) -> None:
+    """Whenever the yaml-rs path takes a text, its data is the event builder's and the
+    event builder finds nothing wrong (the path only skips work)."""
+    assume("\ud800" not in text)
+    rust = _rust_load(text)
+    if rust is not None:
+        reference = _event_load(text, track_positions=False)
+        assert not reference.problems and repr(rust) == repr(reference.data)
+
+
+_SCALAR_CHARS = "0123456789abexoEXOB._-+:#~ 'é\\\"\u0301\u2028\x85\t"
+
+
+@FAST
+@given(st.lists(st.tuples(st.text(_SCALAR_CHARS, min_size=1, max_size=8), st.text(_SCALAR_CHARS, max_size=12),
+                          st.sampled_from(["{}", "'{}'", '"{}"', "- {}", "[{}]"])), min_size=1, max_size=6))
+def test_yaml_rs_path_agrees_on_scalars(fields: list[tuple[str, str, str]]) -> None:
+    """Numbers, dates, booleans and odd characters, plain or quoted, in mappings (the
+    shape of records): where the yaml-rs path takes the text, it reads what libyaml reads."""
+    text = "".join(f"{key}: {style.format(value)}\n" for key, value, style in fields)
+    rust = _rust_load(text)
+    if rust is not None:
+        reference = _event_load(text, track_positions=False)
+        assert not reference.problems and repr(rust) == repr(reference.data), text
 
 
 @FAST
