@@ -117,8 +117,11 @@ def _strings(value: Any, where: tuple[str | int, ...] = ()) -> Iterator[tuple[tu
 
 def placeholders(record: Record) -> list[Finding]:
     """RUL013 for every value ``new`` wrote that has not been filled in."""
-    if _PLACEHOLDER_JSON not in orjson.dumps(record.data):
-        return []  # one pass in C instead of a walk in Python, for the common case
+    try:  # one pass in C instead of a walk in Python, for the common case
+        if _PLACEHOLDER_JSON not in orjson.dumps(record.data):
+            return []
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, a lone surrogate: walk
+        pass
     return [record.finding("RUL013", f"{'.'.join(map(str, where))} is still a placeholder: {text}", *where)
             for where, text in _strings(record.data) if text.startswith(PLACEHOLDER)]
 

@@ -269,3 +269,24 @@ def test_yaml_rs_path_gives_the_event_builders_result() -> None:
             alike = False
         differ += not alike
     assert differ >= 25
+
+
+def test_read_record_refuses_links_and_folders(tmp_path: Path) -> None:
+    """One lstat decides (alureg/records.py): a link, even to a good record, or a folder
+    is not a record file; a dangling link is a missing file; a record is read whole."""
+    from alureg.records import Kind, read_record
+
+    good = REPO / "certificates" / "CRT-000111.yaml"
+    folder = tmp_path / "certificates"
+    folder.mkdir()
+    (folder / "CRT-1.yaml").symlink_to(good)
+    (folder / "CRT-2.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    (folder / "CRT-3.yaml").mkdir()
+    (folder / "CRT-4.yaml").write_bytes(good.read_bytes())
+    codes = {name: [f.code for f in read_record(tmp_path, Kind.CERTIFICATE, folder / name).findings]
+             for name in ("CRT-1.yaml", "CRT-2.yaml", "CRT-3.yaml", "CRT-4.yaml", "CRT-5.yaml")}
+    assert codes == {"CRT-1.yaml": ["REF002"], "CRT-2.yaml": ["REF003"], "CRT-3.yaml": ["REF002"],
+                     "CRT-4.yaml": [], "CRT-5.yaml": ["REF003"]}
+    done = read_record(tmp_path, Kind.CERTIFICATE, folder / "CRT-4.yaml")
+    assert done.raw == good.read_bytes() and done.record is not None and done.stat is not None
+    assert done.record.data == load_file(good).data
