@@ -393,6 +393,9 @@ _NOT_FOR_YAML_RS = re.compile(
 
 _LOOKS_TYPED = re.compile("|".join(f"(?:{p.pattern})" for p in TYPED_PLAIN))
 _CHECKED: dict[str, str] = {}  # short strings already found plain and NFC: their shared object
+# Emptied when this full, so that a long process (history: every version of every
+# record) does not keep every id it ever read; sharing goes on through sys.intern.
+CHECKED_MAX = 100_000
 
 
 def _settled(value: Any, depth: int, text: str) -> Any:
@@ -412,6 +415,8 @@ def _settled(value: Any, depth: int, text: str) -> Any:
         if not value.isascii() and not unicodedata.is_normalized("NFC", value):
             raise _Slow
         if len(value) <= SHARED_UP_TO:
+            if len(_CHECKED) >= CHECKED_MAX:
+                _CHECKED.clear()
             value = _CHECKED[value] = sys.intern(value)
         return value
     if depth >= MAX_DEPTH:

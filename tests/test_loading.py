@@ -290,3 +290,21 @@ def test_read_record_refuses_links_and_folders(tmp_path: Path) -> None:
     done = read_record(tmp_path, Kind.CERTIFICATE, folder / "CRT-4.yaml")
     assert done.raw == good.read_bytes() and done.record is not None and done.stat is not None
     assert done.record.data == load_file(good).data
+
+
+def test_yaml_rs_path_table_of_checked_strings_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table of strings already checked is emptied when full; reading goes on
+    giving the same data, its short strings still shared."""
+    from alureg import loading
+    from alureg.records import record_files
+
+    monkeypatch.setattr(loading, "CHECKED_MAX", 5)
+    loading._CHECKED.clear()
+    for _, path in record_files(REPO):
+        text = path.read_text(encoding="utf-8")
+        rust = loading._rust_load(text)
+        assert len(loading._CHECKED) <= 5
+        if rust is not None:
+            assert repr(rust) == repr(loading._event_load(text, track_positions=False).data)
+            copy = "".join(list(rust["id"]))  # an equal string, a new object
+            assert copy is not rust["id"] and loading._shared(copy) is rust["id"]  # one object per short string
