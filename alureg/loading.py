@@ -347,12 +347,19 @@ def _fast_node(node: Any, depth: int, path: Path_ = (), positions: dict[Path_, t
     raise _Slow
 
 
+def _plain_shallow(text: str) -> bool:
+    """Whether no anchor, alias or tag can be in ``text`` (none of their characters
+    is) and it cannot nest deeply (few brackets, little indentation): what both fast
+    paths require."""
+    return not ("&" in text or "*" in text or "!" in text or "- -" in text or _DEEP in text
+                or text.startswith(" " * 47) or text.count("[") + text.count("{") > 40)
+
+
 def _fast_load(text: str, positions: dict[Path_, tuple[int, int]] | None = None) -> dict[str, Any] | None:
     """The record's data, or None when the event-stream builder must read it; fills
     ``positions`` when given (a finding on a record loaded from the check cache needs
     its place: the event builder took 0.46 ms a file, 3.7 s for 8,000 warnings)."""
-    if (not _HAS_LIBYAML or "&" in text or "*" in text or "!" in text or "- -" in text or "-\t" in text
-            or _DEEP in text or text.startswith(" " * 47) or text.count("[") + text.count("{") > 40):
+    if not _HAS_LIBYAML or not _plain_shallow(text) or "-\t" in text:
         return None
     loader = _NodeLoader(text)
     try:
@@ -438,9 +445,8 @@ def _settled(value: Any, depth: int, text: str) -> Any:
 
 def _rust_load(text: str) -> dict[str, Any] | None:
     """The record's data by yaml-rs, or None when libyaml must read it."""
-    if (yaml_rs is None or "&" in text or "*" in text or "!" in text or "- -" in text or _DEEP in text
-            or text.startswith((" " * 47, "%")) or "\n%" in text or text.count("[") + text.count("{") > 40
-            or _NOT_FOR_YAML_RS.search(text)):
+    if (yaml_rs is None or not _plain_shallow(text) or text.startswith("%") or "\n%" in text
+            or _NOT_FOR_YAML_RS.search(text)):  # no directives; tabs are in _NOT_FOR_YAML_RS
         return None
     try:
         data = yaml_rs.loads(text, parse_datetime=False)

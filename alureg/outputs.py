@@ -229,26 +229,19 @@ def _parent(path: Path | str) -> None:
     if run is not None and folder in run.folders:
         return
     # One mkdir for the common case, a page's own new folder under a made one
-    # (os.makedirs looks up the parent first: 20 s of CPU in a cold build, py-spy).
+    # (os.makedirs looks up the parent first: py-spy put 20 s of a cold build's samples
+    # in makedirs and its exists).
     try:
-        os.mkdir(folder)
-    except FileExistsError:
-        if not os.path.isdir(folder):  # a file or a link in the way
-            _room(run, folder)
-    except NotADirectoryError:
-        _room(run, folder)
-    except FileNotFoundError:
         try:
+            os.mkdir(folder)
+        except FileNotFoundError:  # its parent is new too
             os.makedirs(folder, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            _room(run, folder)
+    except (FileExistsError, NotADirectoryError):
+        if not os.path.isdir(folder):  # a file or a link in the way (as os.makedirs(exist_ok) judges)
+            with run.lock if run is not None else contextlib.nullcontext():
+                _make_room(Path(folder))
     if run is not None:
         run.folders.add(folder)
-
-
-def _room(run: _Run | None, folder: str) -> None:
-    with run.lock if run is not None else contextlib.nullcontext():
-        _make_room(Path(folder))
 
 
 def _make_room(parent: Path) -> None:
@@ -355,7 +348,7 @@ def _write_file(run: _Run, rel: str, path: Path | str, data: bytes | bytearray, 
     except FileExistsError:  # the spare had a file there its manifest did not know
         _clear(path)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:  # os.write and fstat, not a file object: 12 s of CPU less in a cold build
+    try:  # os.write and fstat, not a file object (py-spy: 12 s of a cold build's samples in fdopen)
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]

@@ -87,7 +87,6 @@ def verification_method(public_multibase: str) -> str:
 
 
 @lru_cache(maxsize=1024)
-@lru_cache(maxsize=1024)  # a registry's proofs name a few keys: decode each once, not per proof
 def key_of_verification_method(vm: str) -> str:
     """The public Multikey a did:key verification method names."""
     m = _DID_KEY.match(vm)

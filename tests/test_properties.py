@@ -64,32 +64,41 @@ def test_loader_never_raises_on_yaml_like_text(text: str) -> None:
         _assert_only_findings(load_text(text))
 
 
-@FAST
-@given(st.lists(st.sampled_from(YAML_BITS), max_size=80).map("".join))
-def test_yaml_rs_path_agrees_with_the_event_builder(text: str) -> None:
-    """Whenever the yaml-rs path takes a text, its data is the event builder's and the
-    event builder finds nothing wrong (the path only skips work)."""
-    assume("\ud800" not in text)
-    rust = _rust_load(text)
-    if rust is not None:
-        reference = _event_load(text, track_positions=False)
-        assert not reference.problems and repr(rust) == repr(reference.data)
-
-
-_SCALAR_CHARS = "0123456789abexoEXOB._-+:#~ 'é\\\"\u0301\u2028\x85\t"
-
-
-@FAST
-@given(st.lists(st.tuples(st.text(_SCALAR_CHARS, min_size=1, max_size=8), st.text(_SCALAR_CHARS, max_size=12),
-                          st.sampled_from(["{}", "'{}'", '"{}"', "- {}", "[{}]"])), min_size=1, max_size=6))
-def test_yaml_rs_path_agrees_on_scalars(fields: list[tuple[str, str, str]]) -> None:
-    """Numbers, dates, booleans and odd characters, plain or quoted, in mappings (the
-    shape of records): where the yaml-rs path takes the text, it reads what libyaml reads."""
-    text = "".join(f"{key}: {style.format(value)}\n" for key, value, style in fields)
+def _same_as_event_builder(text: str) -> bool:
+    """Whether the yaml-rs path took ``text``; when it did, it must have read the event
+    builder's data, and the event builder must find nothing wrong."""
     rust = _rust_load(text)
     if rust is not None:
         reference = _event_load(text, track_positions=False)
         assert not reference.problems and repr(rust) == repr(reference.data), text
+    return rust is not None
+
+
+TEXT_BITS = [bit for bit in YAML_BITS if bit != "\ud800"]  # a lone surrogate is not text
+
+
+@FAST
+@given(st.sampled_from(SAMPLES), st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(TEXT_BITS)),
+                                          min_size=1, max_size=4))
+def test_yaml_rs_path_agrees_on_edited_records(sample: tuple[Kind, Path], edits: list[tuple[int, str]]) -> None:
+    """Sample records with YAML's special pieces put in anywhere (the yaml-rs path still
+    takes 90 of the 300 examples): where it takes them, it reads what libyaml reads."""
+    text = sample[1].read_text(encoding="utf-8")
+    for position, bit in edits:
+        i = position % (len(text) + 1)
+        text = text[:i] + bit + text[i:]
+    _same_as_event_builder(text)
+
+
+@FAST
+@given(st.lists(st.tuples(st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True),
+                          st.text("0123456789abexoEXOB._-+:~ é\u0301", max_size=12),
+                          st.sampled_from(["{}", "'{}'", '"{}"', "- {}", "[{}]"])), min_size=1, max_size=3))
+def test_yaml_rs_path_agrees_on_scalars(fields: list[tuple[str, str, str]]) -> None:
+    """Numbers, dates, booleans and combining marks, plain or quoted, in mappings (the
+    shape of records): where the yaml-rs path takes the text (66 of the 300 examples;
+    it declines plain numbers and nulls, as it should), it reads what libyaml reads."""
+    _same_as_event_builder("".join(f"{key}: {style.format(value)}\n" for key, value, style in fields))
 
 
 @FAST
