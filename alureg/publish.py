@@ -12,7 +12,7 @@ import gc
 import resource
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +27,7 @@ from .checkcache import Identity
 from .demo import demo_publisher
 from .errors import AluregError
 from .feeds import write_feeds
+from .forked import Forked, can_fork
 from .history import read_history
 from .pagememo import shared_key
 from .pages import RowMemo, fragments, write_record_pages
@@ -55,6 +56,7 @@ class Stages:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.peak_mib: dict[str, int] = {}
+        self.beside: Stages | None = None  # the stages a second process ran meanwhile (_Beside)
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
@@ -70,7 +72,10 @@ class Stages:
         total = sum(self.seconds.values())
         parts = ", ".join(f"{name} {secs:.1f}" for name, secs in self.seconds.items())
         peaks = ", ".join(f"{name} {mib:,}" for name, mib in self.peak_mib.items())
-        return f"stages (s): {parts}; total {total:.1f}\npeak memory at the end of each stage (MiB): {peaks}"
+        text = f"stages (s): {parts}; total {total:.1f}\npeak memory at the end of each stage (MiB): {peaks}"
+        if self.beside is not None:
+            text += f"\nbeside (a second process, during shell, pages and api): {self.beside.text()}"
+        return text
 
 
 @dataclass
@@ -130,20 +135,36 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
             outputs.abandon()  # its writing threads are done before the folder is deleted
             raise
 
+    def side(folder: Path, side_stage: Stages) -> tuple[dict[str, Any], int, int]:
+        """The stages that write files no other stage reads: the snapshot, the search
+        index and the feeds."""
+        with side_stage("snapshot"):
+            snapshot = write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now,
+                                      memo[0] if memo else None, result.record_digests())
+        with side_stage("search"):
+            suppliers = write_search_index(model, folder)
+        with side_stage("feeds"):
+            feeds = write_feeds(model, folder, memo[0] if memo else None)
+        return snapshot, suppliers, feeds
+
     def _stages(folder: Path) -> None:
-        with stage("shell"):
-            outputs.emit_tree(shell, folder)
-        with stage("pages"):
-            write_record_pages(model, folder, memo=memo)
-        with stage("api"):
-            write_api(model, folder, memo)
-        with stage("snapshot"):
-            report.snapshot = write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now,
-                                             memo[0] if memo else None, result.record_digests())
-        with stage("search"):
-            report.suppliers = write_search_index(model, folder)
-        with stage("feeds"):
-            report.feeds = write_feeds(model, folder, memo[0] if memo else None)
+        beside = _Beside(lambda side_stage: side(folder, side_stage)) \
+            if len(result.valid) >= PARALLEL_FROM and can_fork() else None
+        try:
+            with stage("shell"):
+                outputs.emit_tree(shell, folder)
+            with stage("pages"):
+                write_record_pages(model, folder, memo=memo)
+            with stage("api"):
+                write_api(model, folder, memo)
+            if beside is None:
+                report.snapshot, report.suppliers, report.feeds = side(folder, stage)
+            else:
+                with stage("beside"):  # waiting for the second process
+                    report.snapshot, report.suppliers, report.feeds = beside.result(stage)
+        finally:
+            if beside is not None:
+                beside.stop()  # after a failure here: it must not write on into a folder being deleted
         with stage("tidy"):
             outputs.complete()
 
@@ -162,6 +183,35 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
     stage.seconds["write"] -= sum(secs - before.get(name, 0.0) for name, secs in stage.seconds.items()
                                   if name != "write")
     return files
+
+
+PARALLEL_FROM = 3000  # valid records; below this, a second process costs more than it saves
+
+
+class _Beside:
+    """The snapshot, search index and feeds stages, in a forked process while this one
+    writes the MkDocs shell, the record pages and the API: a one-change rebuild of
+    100,000 certificates spent about 10 s in them on one core, the other mostly idle.
+    The files it writes and keeps are added to this build's (alureg/outputs.py)."""
+
+    def __init__(self, stages: Callable[[Stages], tuple[dict[str, Any], int, int]]) -> None:
+        outputs.flush()  # no writing thread runs while the process is forked
+
+        def job() -> tuple[tuple[dict[str, Any], int, int], Stages, outputs.Taken]:
+            outputs.worker_started()
+            side_stage = Stages()
+            done = stages(side_stage)
+            return done, side_stage, outputs.take_entries()
+        self.forked = Forked(job, "snapshot, search and feeds")
+
+    def result(self, stage: Stages) -> tuple[dict[str, Any], int, int]:
+        done, side_stage, taken = self.forked.result()
+        outputs.add_entries(*taken)
+        stage.beside = side_stage
+        return done
+
+    def stop(self) -> None:
+        self.forked.stop()
 
 
 def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | None = None,

@@ -251,3 +251,67 @@ def test_a_file_changed_in_the_live_output_is_written_again(scratch: Scratch, tm
     assert again.linked == first.written - 1 and again.written == 1
     build(scratch.root, tmp_path / "cold", AT, now=now)
     assert _tree(out) == _tree(tmp_path / "cold")
+
+
+def test_the_second_process_writes_what_one_process_writes(scratch: Scratch, monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path) -> None:
+    """Large registries write the snapshot, search index and feeds in a forked process
+    beside the pages (alureg/publish.py ``_Beside``): the output, the report and the
+    manifest (the next builds reuse and keep by it) are those of one process."""
+    import datetime as dt
+
+    from alureg import publish
+
+    now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
+    one, two = tmp_path / "one", tmp_path / "two"
+
+    def both() -> publish.BuildReport:
+        monkeypatch.setattr(publish, "PARALLEL_FROM", 10**9)
+        alone = publish.build(scratch.root, one, AT, now=now, use_cache=False)
+        monkeypatch.setattr(publish, "PARALLEL_FROM", 0)
+        beside = publish.build(scratch.root, two, AT, now=now, use_cache=True)
+        assert _tree(one) == _tree(two)
+        assert (beside.snapshot, beside.suppliers, beside.feeds) == (alone.snapshot, alone.suppliers, alone.feeds)
+        assert alone.stages.beside is None
+        return beside
+
+    first = both()
+    assert first.stages.beside is not None and list(first.stages.beside.seconds) == ["snapshot", "search", "feeds"]
+    assert "beside (a second process" in first.stages.text()
+    scratch.change("registry/members/MEM-0003.yaml", lambda d: d.update(name="Kalgoora Alumina Holdings Pty Ltd"))
+    changed = both()
+    assert changed.linked > 0 and changed.written < first.written  # reused by the manifest the two processes made
+    monkeypatch.setattr(publish, "PARALLEL_FROM", 0)
+    assert publish.build(scratch.root, two, AT, now=now, use_cache=True).kept  # its listing matches that manifest
+
+
+@pytest.mark.parametrize("failing", ["write_feeds", "write_api"])
+def test_a_failure_in_either_process_publishes_nothing(failing: str, scratch: Scratch,
+                                                      monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A stage that fails in the second process, or in the first while the second
+    runs, fails the build: the previous output stays, and no folder is left beside it
+    or in the caches' spare."""
+    import datetime as dt
+
+    from alureg import publish
+
+    now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
+    out = tmp_path / "public"
+    monkeypatch.setattr(publish, "PARALLEL_FROM", 0)
+    publish.build(scratch.root, out, AT, now=now, use_cache=True)
+    before = _tree(out)
+    scratch.change("registry/members/MEM-0003.yaml", lambda d: d.update(name="Kalgoora Alumina Holdings Pty Ltd"))
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(publish, failing, broken)
+    with pytest.raises(OSError, match="No space left"):
+        publish.build(scratch.root, out, AT, now=now, use_cache=True)
+    assert _tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["public", "reg"]
+    monkeypatch.undo()
+    again = publish.build(scratch.root, out, AT, now=now, use_cache=True)
+    publish.build(scratch.root, tmp_path / "cold", AT, now=now)
+    assert _tree(out) == _tree(tmp_path / "cold")
+    assert "Kalgoora Alumina Holdings" in (out / "members/MEM-0003/index.html").read_text()
+    assert again.written > 0
