@@ -30,7 +30,7 @@ from .editing import placeholders
 from .findings import Finding, Severity
 from .records import Kind, Record, Registry, read_record, record_files, relative
 from .rollback import rollback_findings
-from .rules import Context, run_rules
+from .rules import Context, RulesBeside, run_rules
 from .signing import SigningError, canonical
 from .trust import TrustList, pinned_root_problems, verify_record
 
@@ -172,11 +172,74 @@ def check(root: Path, at: str, against: str | None = None, *, workers: int | Non
     ``stats``: the record files' status, by relative path, if the caller has just
     taken it (the build memo's lookup: 220,000 files are not looked at twice)."""
     with _no_cycle_collection():
-        return _check(root, at, against, workers, use_cache, stats or {})
+        examination = _examine_registry(root, at, against, workers, use_cache, stats or {})
+        return examination.finish(run_rules(examination.context, workers))
 
 
-def _check(root: Path, at: str, against: str | None, workers: int | None, use_cache: bool,
-           stats: Mapping[str, Identity]) -> CheckResult:
+class PendingCheck:
+    """A check whose record files are examined and whose cross-record rules run in a
+    forked process meanwhile (``RulesBeside``): a build writes the site in the
+    meantime and publishes it only once ``result`` says the whole check passed
+    (alureg/publish.py). ``early``: the result without the rules' findings."""
+
+    def __init__(self, examination: Examination) -> None:
+        self.examination = examination
+        self.early = examination.early
+        self.rules = RulesBeside(examination.context)
+        self._result: CheckResult | None = None
+
+    def result(self) -> CheckResult:
+        """The whole check's result (waits for the rules)."""
+        if self._result is None:
+            findings = self.rules.findings()
+            with _no_cycle_collection():
+                self._result = self.examination.finish(findings)
+        return self._result
+
+    def stop(self) -> None:
+        """Stop the rules if they still run (the caller gave up first)."""
+        self.rules.stop()
+
+
+def start_check(root: Path, at: str, *, use_cache: bool = False,
+                stats: Mapping[str, Identity] | None = None) -> PendingCheck:
+    """``check`` (no ``against``), with its rules left running beside the caller."""
+    with _no_cycle_collection():
+        return PendingCheck(_examine_registry(root, at, None, None, use_cache, stats or {}))
+
+
+@dataclass
+class Examination:
+    """A registry whose record files are examined one by one; ``finish`` adds the
+    cross-record rules' findings (run on ``context``) and saves the check cache."""
+
+    root: Path
+    files: list[tuple[Kind, Path]]
+    rels: list[str]
+    examined: dict[int, tuple[Record | None, _Examined]]
+    cache: CheckCache | None
+    against: str | None
+    context: Context
+    early: CheckResult  # its findings are the record files' own
+
+    def finish(self, rule_findings: list[Finding]) -> CheckResult:
+        early, files, rels = self.early, self.files, self.rels
+        findings = list(early.findings) + rule_findings
+        if self.cache is not None:
+            for i in range(len(files)):  # keep the positions the rules located
+                record, done = self.examined[i]
+                if record is not None and done.entry is not None and record.located != done.entry.located:
+                    done.entry.located = record.located
+                    self.cache.dirty = True
+            self.cache.save({rel for rel, (kind, _) in zip(rels, files, strict=True) if kind is not Kind.TRUST_LIST})
+        if self.against is not None:
+            findings += rollback_findings(self.root, self.against, early.registry)
+        return CheckResult(early.config, early.registry, early.valid, early.trust, sorted(set(findings)),
+                           early.reused, early.files, early.digests)
+
+
+def _examine_registry(root: Path, at: str, against: str | None, workers: int | None, use_cache: bool,
+                      stats: Mapping[str, Identity]) -> Examination:
     config = load_config(root)
     files = list(record_files(root))
     registry = Registry(root)
@@ -233,15 +296,6 @@ def _check(root: Path, at: str, against: str | None, workers: int | None, use_ca
             if done.valid:
                 valid.append(record)
 
-    findings += run_rules(Context(registry, valid, at), workers)
-    if cache is not None:
-        for i in range(len(files)):  # keep the positions the rules located
-            record, done = examined[i]
-            if record is not None and done.entry is not None and record.located != done.entry.located:
-                done.entry.located = record.located
-                cache.dirty = True
-        cache.save({rel for rel, (kind, _) in zip(rels, files, strict=True) if kind is not Kind.TRUST_LIST})
-    if against is not None:
-        findings += rollback_findings(root, against, registry)
-    return CheckResult(config, registry, valid, trust, sorted(set(findings)), cache.hits if cache else 0, seen,
-                       digests)
+    early = CheckResult(config, registry, valid, trust, sorted(set(findings)), cache.hits if cache else 0, seen,
+                        digests)
+    return Examination(root, files, rels, examined, cache, against, Context(registry, valid, at), early)

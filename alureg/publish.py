@@ -22,7 +22,7 @@ from . import buildmemo, outputs
 from .api import write_api
 from .bundles import write_snapshot
 from .caches import cache_dir
-from .check import CheckResult, check
+from .check import CheckResult, PendingCheck, start_check
 from .checkcache import Identity
 from .demo import demo_publisher
 from .errors import AluregError
@@ -110,7 +110,8 @@ def _page_memo(model: SiteModel, result: CheckResult) -> tuple[str, dict[str, st
 
 def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: CheckResult, report: BuildReport,
            stage: Stages, memo: tuple[str, dict[str, str]] | None, shell: Path, publisher: KeyPair,
-           now: dt.datetime, use_cache: bool, background: bool) -> outputs.Manifest:
+           now: dt.datetime, use_cache: bool, background: bool, pending: PendingCheck,
+           strict: bool) -> outputs.Manifest:
     """Write the site into a folder beside ``out`` and swap it in (alureg/swap.py);
     ``shell``: the MkDocs pages, made already. Returns the new output's manifest."""
     spare = outputs.spare_folder(out, manifest) if use_cache else None
@@ -167,6 +168,10 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
                 beside.stop()  # after a failure here: it must not write on into a folder being deleted
         with stage("tidy"):
             outputs.complete()
+        with stage("rules"):  # waiting for the check's cross-record rules, if they still run
+            report.result = pending.result()
+        if not report.result.ok(strict=strict):
+            raise _refused(result.registry.root)  # nothing is swapped in
 
     before = dict(stage.seconds)
     with stage("write"):  # what the stages inside do not count: the swap
@@ -252,10 +257,33 @@ def _build(root: Path, out: Path, at: str | None, publisher: KeyPair | None, now
             return BuildReport(**kept, stages=stage, kept=True)
         buildmemo.forget(manifest)
     with stage("check"):
-        result = check(root, at, use_cache=use_cache, stats=seen)
+        pending = start_check(root, at, use_cache=use_cache, stats=seen)
         seen.clear()  # 220,000 files' status, 59.6 MiB (tracemalloc): the check has them (result.files)
-    if not result.ok(strict=strict):
-        raise PublishError(f"not published: the registry has errors (run: check --root {root})")
+    try:
+        if not pending.early.ok(strict=strict):
+            raise _refused(root)
+        return _publish(root, out, at, publisher, now, repository_url, use_cache, strict, delete_in_background,
+                        stage, pending, live, manifest, memo_key if use_cache else "", started)
+    except Exception:
+        # The rules run while the site is written (alureg/check.py PendingCheck): a stage
+        # that failed on records they refuse is reported as their refusal.
+        if not pending.result().ok(strict=strict):
+            raise _refused(root) from None
+        raise
+    finally:
+        pending.stop()
+
+
+def _refused(root: Path) -> PublishError:
+    return PublishError(f"not published: the registry has errors (run: check --root {root})")
+
+
+def _publish(root: Path, out: Path, at: str, publisher: KeyPair, now: dt.datetime, repository_url: str | None,
+             use_cache: bool, strict: bool, delete_in_background: bool, stage: Stages, pending: PendingCheck,
+             live: Path, manifest: Path, memo_key: str, started: int) -> BuildReport:
+    """Write the site from a check whose rules may still run; swap it in if the whole
+    check passes."""
+    result = pending.early
     with stage("model"):
         model = SiteModel.build(result, at)
         model.keep_statuses()
@@ -280,7 +308,7 @@ def _build(root: Path, out: Path, at: str | None, publisher: KeyPair | None, now
             if rows is not None:
                 rows.save()  # once every page's rows are made
         files = _write(out, live, manifest, model, result, report, stage, memo, Path(shell.name) / "site",
-                       publisher, now, use_cache, delete_in_background)
+                       publisher, now, use_cache, delete_in_background, pending, strict)
     finally:
         shell.cleanup()
     if use_cache:

@@ -17,6 +17,7 @@ from typing import Any
 
 from .dates import add_years, parse_date
 from .findings import Finding
+from .forked import Forked, can_fork
 from .lookalike import imitations
 from .records import Kind, Record, Registry
 from .status import StatusIndex, certificate_status, history_at, member_status
@@ -467,35 +468,32 @@ GROUPS = 4  # rules are dealt into this many groups, taken by the workers as the
 _CONTEXT: Context | None = None  # read by forked workers
 
 
-def _run_group(numbers: list[int]) -> tuple[list[list[Finding]], dict[int, dict[str, list[int]]]]:
-    """Run the rules ``numbers`` (indices into RULES) on the inherited context: their
+Group = tuple[list[list[Finding]], dict[int, dict[str, list[int]]]]  # a group's findings and positions
+
+
+def _run_on(ctx: Context, numbers: list[int]) -> Group:
+    """Run the rules ``numbers`` (indices into RULES) on an inherited context: their
     findings, and the positions they located that the parent does not have (by the
     record's index in the registry: ``Record.located`` is kept by the check cache)."""
-    assert _CONTEXT is not None
-    records = _CONTEXT.registry.records
+    records = ctx.registry.records
     before = [len(r.located) if r.located else 0 for r in records]
-    found = [list(RULES[n][1](_CONTEXT)) for n in numbers]
+    found = [list(RULES[n][1](ctx)) for n in numbers]
     located = {k: r.located for k, r in enumerate(records) if r.located and len(r.located) != before[k]}
     return found, located
 
 
-def run_rules(ctx: Context, workers: int | None = None) -> list[Finding]:
-    """Every rule's findings, in RULES order. A large registry's rules run in forked
-    workers, one per core (20-odd rules over 220,000 records took 5 s on one core),
-    each on the context as the parent built it."""
-    workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(ctx.valid) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
-        return [f for _, fn in RULES for f in fn(ctx)]
-    global _CONTEXT
+def _run_group(numbers: list[int]) -> Group:
+    assert _CONTEXT is not None
+    return _run_on(_CONTEXT, numbers)
+
+
+def _shared(ctx: Context) -> None:
     for shared in ("ids", "_by_kind", "_valid_by_id", "index", "versions"):  # made once, before the fork
         getattr(ctx, shared)
-    groups = [list(range(g, len(RULES), GROUPS)) for g in range(GROUPS)]
-    _CONTEXT = ctx
-    try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            results = list(pool.map(_run_group, groups))
-    finally:
-        _CONTEXT = None
+
+
+def _merged(ctx: Context, groups: list[list[int]], results: list[Group]) -> list[Finding]:
+    """The groups' findings in RULES order; their positions put on the parent's records."""
     by_rule: dict[int, list[Finding]] = {}
     records = ctx.registry.records
     for numbers, (found, located) in zip(groups, results, strict=True):
@@ -503,3 +501,54 @@ def run_rules(ctx: Context, workers: int | None = None) -> list[Finding]:
         for k, places in located.items():
             records[k].located = {**(records[k].located or {}), **places}
     return [f for n in range(len(RULES)) for f in by_rule[n]]
+
+
+def _serial(ctx: Context, workers: int) -> bool:
+    return workers == 1 or len(ctx.valid) < PARALLEL_FROM or not can_fork()
+
+
+def run_rules(ctx: Context, workers: int | None = None) -> list[Finding]:
+    """Every rule's findings, in RULES order. A large registry's rules run in forked
+    workers, one per core (20-odd rules over 220,000 records took 5 s on one core),
+    each on the context as the parent built it."""
+    workers = workers or os.cpu_count() or 1
+    if _serial(ctx, workers):
+        return [f for _, fn in RULES for f in fn(ctx)]
+    global _CONTEXT
+    _shared(ctx)
+    groups = [list(range(g, len(RULES), GROUPS)) for g in range(GROUPS)]
+    _CONTEXT = ctx
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            results = list(pool.map(_run_group, groups))
+    finally:
+        _CONTEXT = None
+    return _merged(ctx, groups, results)
+
+
+class RulesBeside:
+    """Every rule's findings, made by one forked process while the caller goes on (a
+    build writes the site meanwhile and publishes it only if the rules find nothing
+    fatal: alureg/publish.py); a small registry's, at once. ``findings`` waits for
+    them, ``stop`` kills the process (the caller failed first)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.groups = [list(range(len(RULES)))]
+        self.forked: Forked[Group] | None = None
+        self.done: list[Finding] | None = None
+        if len(ctx.valid) < PARALLEL_FROM or not can_fork():
+            self.done = [f for _, fn in RULES for f in fn(ctx)]
+        else:
+            _shared(ctx)
+            self.forked = Forked(lambda: _run_on(ctx, self.groups[0]), "cross-record rules")
+
+    def findings(self) -> list[Finding]:
+        if self.done is None:
+            assert self.forked is not None
+            self.done = _merged(self.ctx, self.groups, [self.forked.result()])
+        return self.done
+
+    def stop(self) -> None:
+        if self.forked is not None and self.done is None:
+            self.forked.stop()

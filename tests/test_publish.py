@@ -32,8 +32,15 @@ def test_build_publishes_every_record(scratch: Scratch, tmp_path: Path, capsys: 
     assert "Active: 20" in (out / "index.html").read_text()
 
 
-def test_failed_check_leaves_output_untouched(scratch: Scratch, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("rules_beside", [False, True])
+def test_failed_check_leaves_output_untouched(rules_beside: bool, scratch: Scratch, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cross-record rule's error (a GTIN's check digit) refuses the build, also when
+    the rules run in a second process while the site is written (large registries)."""
+    from alureg import rules
+    if rules_beside:
+        monkeypatch.setattr(rules, "PARALLEL_FROM", 0)
     out = tmp_path / "public"
     out.mkdir()
     (out / "index.html").write_text("previous site")
@@ -101,7 +108,27 @@ def test_stage_timings_cover_the_build(scratch: Scratch, tmp_path: Path) -> None
     elapsed = time.perf_counter() - started
     seconds = report.stages.seconds
     assert list(seconds) == ["memo", "check", "model", "history", "shell", "manifests", "pages", "api", "snapshot",
-                             "search", "feeds", "tidy", "write"]
+                             "search", "feeds", "tidy", "rules", "write"]
     assert all(s >= 0 for s in seconds.values())
     assert sum(seconds.values()) <= elapsed
     assert seconds["write"] < sum(seconds[s] for s in ("shell", "pages", "api", "snapshot", "search", "feeds"))
+
+
+def test_a_stage_failing_on_records_the_rules_refuse_is_reported_as_the_refusal(
+        scratch: Scratch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The site is written while the rules run: a stage that trips over a record the
+    rules would refuse (here, by a stand-in failure) gives the rules' refusal, not a
+    traceback; with records they pass, the stage's own error."""
+    from alureg import publish, rules
+
+    monkeypatch.setattr(rules, "PARALLEL_FROM", 0)
+
+    def tripped(*args: object, **kwargs: object) -> None:
+        raise KeyError("MEM-9999")
+    monkeypatch.setattr(publish, "write_api", tripped)
+    with pytest.raises(KeyError):
+        publish.build(scratch.root, tmp_path / "public", AT)
+    scratch.change("registry/claims/CLM-10001.yaml", lambda d: d.update(holder="MEM-9999"))
+    with pytest.raises(publish.PublishError, match="the registry has errors"):
+        publish.build(scratch.root, tmp_path / "public", AT)
+    assert not (tmp_path / "public").exists()
