@@ -532,16 +532,24 @@ class RulesBeside:
     fatal: alureg/publish.py); a small registry's, at once. ``findings`` waits for
     them, ``stop`` kills the process (the caller failed first)."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, after: Callable[[], None]) -> None:
+        """``after``: run where the rules ran, once they have (the check cache is saved
+        there with the positions they located)."""
         self.ctx = ctx
         self.groups = [list(range(len(RULES)))]
         self.forked: Forked[Group] | None = None
         self.done: list[Finding] | None = None
         if len(ctx.valid) < PARALLEL_FROM or not can_fork():
             self.done = [f for _, fn in RULES for f in fn(ctx)]
+            after()
         else:
             _shared(ctx)
-            self.forked = Forked(lambda: _run_on(ctx, self.groups[0]), "cross-record rules")
+
+            def job() -> Group:
+                found = _run_on(ctx, self.groups[0])
+                after()
+                return found
+            self.forked = Forked(job, "cross-record rules")
 
     def findings(self) -> list[Finding]:
         if self.done is None:

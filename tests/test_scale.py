@@ -96,14 +96,25 @@ def test_check_cache_never_changes_a_result(scratch: Scratch, monkeypatch: pytes
     assert both("2027-06-30") == 83  # another day: the rules run again, the per-file results hold
 
 
-def test_check_cache_keeps_the_positions_the_rules_located(scratch: Scratch,
+@pytest.mark.parametrize("rules_beside", [False, True])
+def test_check_cache_keeps_the_positions_the_rules_located(rules_beside: bool, scratch: Scratch,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """A rule's finding on an unchanged file takes its line and column from the cache,
-    without parsing the file again; a file changed since gets them found again."""
-    from alureg import records
+    without parsing the file again; a file changed since gets them found again. The
+    build's check, whose rules run in a process of their own (large registries), saves
+    them too."""
+    from alureg import records, rules
+    from alureg.check import start_check
 
     at = "2027-06-30"  # members of the sample that joined long before hold no certificate by then
-    check(scratch.root, at, workers=1, use_cache=True)
+    if rules_beside:
+        monkeypatch.setattr(rules, "PARALLEL_FROM", 0)
+        pending = start_check(scratch.root, at, use_cache=True)
+        assert pending.rules.forked is not None
+        assert any(f.code == "RUL012" for f in pending.result().findings)
+        monkeypatch.undo()
+    else:
+        check(scratch.root, at, workers=1, use_cache=True)
     parsed: list[Path] = []
     real = records.load_file
 
@@ -114,6 +125,7 @@ def test_check_cache_keeps_the_positions_the_rules_located(scratch: Scratch,
 
     monkeypatch.setattr(records, "load_file", spy)
     warm = check(scratch.root, at, workers=1, use_cache=True)
+    assert warm.reused > 0 and parsed == []  # the first check saved the positions
     assert _summary(warm) == _summary(check(scratch.root, at, workers=1))
     where = {(f.path, f.line, f.col) for f in warm.findings if f.code == "RUL012"}
     assert ("registry/members/MEM-0002.yaml", 6, 9) in where
