@@ -492,10 +492,9 @@ def _shared(ctx: Context) -> None:
         getattr(ctx, shared)
 
 
-def _merged(ctx: Context, groups: list[list[int]], results: list[Group]) -> list[Finding]:
+def _merged(records: list[Record], groups: list[list[int]], results: list[Group]) -> list[Finding]:
     """The groups' findings in RULES order; their positions put on the parent's records."""
     by_rule: dict[int, list[Finding]] = {}
-    records = ctx.registry.records
     for numbers, (found, located) in zip(groups, results, strict=True):
         by_rule.update(zip(numbers, found, strict=True))
         for k, places in located.items():
@@ -523,7 +522,7 @@ def run_rules(ctx: Context, workers: int | None = None) -> list[Finding]:
             results = list(pool.map(_run_group, groups))
     finally:
         _CONTEXT = None
-    return _merged(ctx, groups, results)
+    return _merged(ctx.registry.records, groups, results)
 
 
 class RulesBeside:
@@ -535,7 +534,7 @@ class RulesBeside:
     def __init__(self, ctx: Context, after: Callable[[], None]) -> None:
         """``after``: run where the rules ran, once they have (the check cache is saved
         there with the positions they located)."""
-        self.ctx = ctx
+        self.records = ctx.registry.records  # not ctx: its indexes are let go of (alureg/check.py)
         self.groups = [list(range(len(RULES)))]
         self.forked: Forked[Group] | None = None
         self.done: list[Finding] | None = None
@@ -554,7 +553,7 @@ class RulesBeside:
     def findings(self) -> list[Finding]:
         if self.done is None:
             assert self.forked is not None
-            self.done = _merged(self.ctx, self.groups, [self.forked.result()])
+            self.done = _merged(self.records, self.groups, [self.forked.result()])
         return self.done
 
     def stop(self) -> None:
