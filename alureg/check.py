@@ -6,7 +6,9 @@ reported there and left out of the steps that would misread it.
 
 The trust list is read first; then each record's own steps (load, schema, proofs)
 need nothing but the record and the trust list, so a large registry spreads them over
-every core (forked workers); the cross-record rules run once, on the results.
+every core (forked workers); the cross-record rules run once, on the results. A build
+starts them in a process of their own and goes on writing the site (``start_check``):
+no stage uses their findings, only the decision to publish.
 """
 
 from __future__ import annotations

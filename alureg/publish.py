@@ -3,6 +3,13 @@ the output folder only when everything succeeded (nothing half-built is ever ser
 
 The site: the MkDocs shell (alureg/shell.py), the record pages (alureg/pages.py) and
 the static API (alureg/api.py).
+
+A large registry's build uses both cores where a one-change rebuild used one
+(docs/adr/0012-scale.md): the cross-record rules run in a forked process while the
+site is written, and the new site is swapped in only once they have passed
+(alureg/check.py ``PendingCheck``); the snapshot, search index and feeds are written
+by a second forked process while this one writes the shell, pages and API
+(``_Beside``).
 """
 
 from __future__ import annotations
