@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import multiprocessing as mp
 import resource
 import tempfile
 import time
@@ -77,12 +78,18 @@ class Stages:
 
     def text(self) -> str:
         total = sum(self.seconds.values())
-        parts = ", ".join(f"{name} {secs:.1f}" for name, secs in self.seconds.items())
-        peaks = ", ".join(f"{name} {mib:,}" for name, mib in self.peak_mib.items())
-        text = f"stages (s): {parts}; total {total:.1f}\npeak memory at the end of each stage (MiB): {peaks}"
+        text = (f"stages (s): {self._parts()}; total {total:.1f}\n"
+                f"peak memory at the end of each stage (MiB): {self._peaks()}")
         if self.beside is not None:
-            text += f"\nbeside (a second process, during shell, pages and api): {self.beside.text()}"
+            text += (f"\nbeside them, in a second process (s): {self.beside._parts()}; its peak memory at the end"
+                     f" of each (MiB): {self.beside._peaks()}")
         return text
+
+    def _parts(self) -> str:
+        return ", ".join(f"{name} {secs:.1f}" for name, secs in self.seconds.items())
+
+    def _peaks(self) -> str:
+        return ", ".join(f"{name} {mib:,}" for name, mib in self.peak_mib.items())
 
 
 @dataclass
@@ -143,36 +150,34 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
             outputs.abandon()  # its writing threads are done before the folder is deleted
             raise
 
-    def side(folder: Path, side_stage: Stages) -> tuple[dict[str, Any], int, int]:
-        """The stages that write files no other stage reads: the snapshot, the search
-        index and the feeds."""
-        with side_stage("snapshot"):
-            snapshot = write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now,
-                                      memo[0] if memo else None, result.record_digests())
-        with side_stage("search"):
-            suppliers = write_search_index(model, folder)
-        with side_stage("feeds"):
-            feeds = write_feeds(model, folder, memo[0] if memo else None)
-        return snapshot, suppliers, feeds
+    def run(name: str, folder: Path) -> Any:
+        """One of the stages that write files no other stage reads (``SHARED_STAGES``)."""
+        if name == "snapshot":
+            return write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now,
+                                  memo[0] if memo else None, result.record_digests())
+        if name == "api":
+            return write_api(model, folder, memo)
+        if name == "search":
+            return write_search_index(model, folder)
+        return write_feeds(model, folder, memo[0] if memo else None)
 
     def _stages(folder: Path) -> None:
-        beside = _Beside(lambda side_stage: side(folder, side_stage)) \
+        queue = _StageQueue()
+        beside = _Beside(queue, lambda name: run(name, folder)) \
             if len(result.valid) >= PARALLEL_FROM and can_fork() else None
         try:
             with stage("shell"):
                 outputs.emit_tree(shell, folder)
             with stage("pages"):
                 write_record_pages(model, folder, memo=memo)
-            with stage("api"):
-                write_api(model, folder, memo)
-            if beside is None:
-                report.snapshot, report.suppliers, report.feeds = side(folder, stage)
-            else:
+            done = queue.run(stage, lambda name: run(name, folder))
+            if beside is not None:
                 with stage("beside"):  # waiting for the second process
-                    report.snapshot, report.suppliers, report.feeds = beside.result(stage)
+                    done |= beside.result(stage)
         finally:
             if beside is not None:
                 beside.stop()  # after a failure here: it must not write on into a folder being deleted
+        report.snapshot, report.suppliers, report.feeds = done["snapshot"], done["search"], done["feeds"]
         with stage("tidy"):
             outputs.complete()
         with stage("rules"):  # waiting for the check's cross-record rules, if they still run
@@ -200,23 +205,51 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
 PARALLEL_FROM = 3000  # valid records; below this, a second process costs more than it saves
 
 
-class _Beside:
-    """The snapshot, search index and feeds stages, in a forked process while this one
-    writes the MkDocs shell, the record pages and the API: a one-change rebuild of
-    100,000 certificates spent about 10 s in them on one core, the other mostly idle.
-    The files it writes and keeps are added to this build's (alureg/outputs.py)."""
+SHARED_STAGES = ("snapshot", "api", "search", "feeds")  # in the order they are taken
 
-    def __init__(self, stages: Callable[[Stages], tuple[dict[str, Any], int, int]]) -> None:
+
+class _StageQueue:
+    """The stages after the pages, taken one at a time by whichever process is free:
+    the second one (``_Beside``) from the start, this one once the pages are written.
+    A one-change rebuild's pages take 5 s and a cold build's 40-56 s, so no fixed share
+    suits both (100,000 certificates: docs/adr/0012-scale.md)."""
+
+    def __init__(self) -> None:
+        self.taken = mp.Value("i", 0)  # shared memory, inherited by the fork
+
+    def take(self) -> str | None:
+        with self.taken.get_lock():
+            n = self.taken.value
+            if n >= len(SHARED_STAGES):
+                return None
+            self.taken.value = n + 1
+        return SHARED_STAGES[n]
+
+    def run(self, stage: Stages, run: Callable[[str], Any]) -> dict[str, Any]:
+        """Take and run stages until none is left; their results by name."""
+        done: dict[str, Any] = {}
+        while (name := self.take()) is not None:
+            with stage(name):
+                done[name] = run(name)
+        return done
+
+
+class _Beside:
+    """A forked process that takes stages from ``queue`` while this one writes the
+    shell and the pages: a one-change rebuild of 100,000 certificates used one core of
+    two. The files it writes and keeps are added to this build's (alureg/outputs.py)."""
+
+    def __init__(self, queue: _StageQueue, run: Callable[[str], Any]) -> None:
         outputs.flush()  # no writing thread runs while the process is forked
 
-        def job() -> tuple[tuple[dict[str, Any], int, int], Stages, outputs.Taken]:
+        def job() -> tuple[dict[str, Any], Stages, outputs.Taken]:
             outputs.worker_started()
             side_stage = Stages()
-            done = stages(side_stage)
+            done = queue.run(side_stage, run)
             return done, side_stage, outputs.take_entries()
-        self.forked = Forked(job, "snapshot, search and feeds")
+        self.forked = Forked(job, "second build")
 
-    def result(self, stage: Stages) -> tuple[dict[str, Any], int, int]:
+    def result(self, stage: Stages) -> dict[str, Any]:
         done, side_stage, taken = self.forked.result()
         outputs.add_entries(*taken)
         stage.beside = side_stage

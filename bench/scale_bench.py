@@ -174,7 +174,8 @@ def main() -> None:
                 rows.append((label, median(times), peak / 1024))
                 middle = texts[sorted(range(len(times)), key=times.__getitem__)[len(times) // 2]]
                 stages += f"\n- {label} ({', '.join(f'{t:.1f}' for t in times)} s; the median run): " + "; ".join(
-                    line for line in middle.splitlines() if line.startswith(("stages", "peak", "files", "nothing")))
+                    line for line in middle.splitlines()
+                    if line.startswith(("stages", "peak", "beside", "files", "nothing")))
             size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
             files = sum(1 for f in out.rglob("*") if f.is_file())
             notes.append(f"Published output: {size / 2**20:,.0f} MiB in {files:,} files.")
