@@ -7,9 +7,10 @@ the static API (alureg/api.py).
 A large registry's build uses both cores where a one-change rebuild used one
 (docs/adr/0012-scale.md): the cross-record rules run in a forked process while the
 site is written, and the new site is swapped in only once they have passed
-(alureg/check.py ``PendingCheck``); the snapshot, search index and feeds are written
-by a second forked process while this one writes the shell, pages and API
-(``_Beside``).
+(alureg/check.py ``PendingCheck``); the stages after the pages (snapshot, API,
+search index, feeds) are taken one at a time by whichever of two processes is free:
+a forked one from the start of writing (``_Beside``), this one once the shell and
+pages are written (``_StageQueue``).
 """
 
 from __future__ import annotations

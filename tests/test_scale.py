@@ -299,12 +299,12 @@ def test_the_second_process_writes_what_one_process_writes(scratch: Scratch, mon
     assert publish.build(scratch.root, two, AT, now=now, use_cache=True).kept  # its listing matches that manifest
 
 
-@pytest.mark.parametrize("failing", ["write_feeds", "write_api"])
+@pytest.mark.parametrize("failing", ["write_record_pages", "write_snapshot", "write_feeds"])
 def test_a_failure_in_either_process_publishes_nothing(failing: str, scratch: Scratch,
                                                       monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A stage that fails in the second process, or in the first while the second
-    runs, fails the build: the previous output stays, and no folder is left beside it
-    or in the caches' spare."""
+    """A stage that fails in the first process while the second runs (the pages), or
+    in the second (it takes the snapshot first, and either may take the feeds), fails
+    the build: the previous output stays, and no folder is left beside it."""
     import datetime as dt
 
     from alureg import publish
