@@ -187,7 +187,7 @@ class PendingCheck:
     def __init__(self, examination: Examination) -> None:
         # The rules' process saves the check cache with the positions they located; this
         # one lets go of the cache, the examined files and the rules' indexes (a build
-        # that held them until the rules ended peaked about 100 MiB higher).
+        # that held them until the rules ended peaked about 250 MiB higher).
         self.rules = RulesBeside(examination.context, examination.save_cache)
         examination.release()
         self.examination = examination
