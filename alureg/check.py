@@ -185,9 +185,10 @@ class PendingCheck:
     (alureg/publish.py). ``early``: the result without the rules' findings."""
 
     def __init__(self, examination: Examination) -> None:
-        # The rules' process saves the check cache with the positions they located; this
-        # one lets go of the cache, the examined files and the rules' indexes (a build
-        # that held them until the rules ended peaked about 250 MiB higher).
+        # The rules' process makes their indexes and saves the check cache with the
+        # positions they located; this one lets go of the cache and the examined files
+        # (a build that held them and the indexes until the rules ended peaked about
+        # 250 MiB higher).
         self.rules = RulesBeside(examination.context, examination.save_cache)
         examination.release()
         self.examination = examination
@@ -229,10 +230,9 @@ class Examination:
     early: CheckResult  # its findings are the record files' own
 
     def release(self) -> None:
-        """Let go of what only ``save_cache`` and the rules need (another process has
-        them): the cache, the examined files, the rules' indexes."""
+        """Let go of what only ``save_cache`` needs (another process has it): the
+        cache, the examined files, their names."""
         self.cache, self.examined, self.files, self.rels = None, {}, [], []
-        self.context = Context(self.context.registry, self.context.valid, self.context.at)
 
     def save_cache(self) -> None:
         """Save the check cache (if used) with the positions the rules located."""

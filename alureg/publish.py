@@ -163,9 +163,9 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         return write_feeds(model, folder, memo[0] if memo else None)
 
     def _stages(folder: Path) -> None:
-        queue = _StageQueue()
-        beside = _Beside(queue, lambda name: run(name, folder)) \
-            if len(result.valid) >= PARALLEL_FROM and can_fork() else None
+        parallel = len(result.valid) >= PARALLEL_FROM and can_fork()
+        queue = _StageQueue(shared=parallel)
+        beside = _Beside(queue, lambda name: run(name, folder)) if parallel else None
         try:
             with stage("shell"):
                 outputs.emit_tree(shell, folder)
@@ -212,19 +212,22 @@ SHARED_STAGES = ("snapshot", "api", "search", "feeds")  # in the order they are 
 class _StageQueue:
     """The stages after the pages, taken one at a time by whichever process is free:
     the second one (``_Beside``) from the start, this one once the pages are written.
-    A one-change rebuild's pages take 5 s and a cold build's 40-56 s, so no fixed share
-    suits both (100,000 certificates: docs/adr/0012-scale.md)."""
+    A one-change rebuild's pages take 5 s and a cold build's 40-68 s, so no fixed share
+    suits both (100,000 certificates: docs/adr/0012-scale.md). ``shared``: a second
+    process will take stages too (else a plain counter: no shared memory is needed)."""
 
-    def __init__(self) -> None:
-        self.taken = mp.Value("i", 0)  # shared memory, inherited by the fork
+    def __init__(self, shared: bool) -> None:
+        self.taken = mp.Value("i", 0) if shared else None  # shared memory, inherited by the fork
+        self.count = 0
 
     def take(self) -> str | None:
-        with self.taken.get_lock():
-            n = self.taken.value
-            if n >= len(SHARED_STAGES):
-                return None
-            self.taken.value = n + 1
-        return SHARED_STAGES[n]
+        if self.taken is None:
+            n, self.count = self.count, self.count + 1
+        else:
+            with self.taken.get_lock():
+                n = self.taken.value
+                self.taken.value = n + 1
+        return SHARED_STAGES[n] if n < len(SHARED_STAGES) else None
 
     def run(self, stage: Stages, run: Callable[[str], Any]) -> dict[str, Any]:
         """Take and run stages until none is left; their results by name."""
@@ -302,15 +305,17 @@ def _build(root: Path, out: Path, at: str | None, publisher: KeyPair | None, now
         seen.clear()  # 220,000 files' status, 59.6 MiB (tracemalloc): the check has them (result.files)
     try:
         if not pending.early.ok(strict=strict):
-            raise _refused(root)
-        return _publish(root, out, at, publisher, now, repository_url, use_cache, strict, delete_in_background,
-                        stage, pending, live, manifest, memo_key if use_cache else "", started)
-    except Exception:
-        # The rules run while the site is written (alureg/check.py PendingCheck): a stage
-        # that failed on records they refuse is reported as their refusal.
-        if not pending.result().ok(strict=strict):
-            raise _refused(root) from None
-        raise
+            raise _refused(root)  # the records' own errors: no need to wait for the rules
+        try:
+            return _publish(root, out, at, publisher, now, repository_url, use_cache, strict,
+                            delete_in_background, stage, pending, live, manifest, memo_key if use_cache else "",
+                            started)
+        except Exception:
+            # The rules run while the site is written (alureg/check.py PendingCheck): a
+            # stage that failed on records they refuse is reported as their refusal.
+            if not pending.result().ok(strict=strict):
+                raise _refused(root) from None
+            raise
     finally:
         pending.stop()
 

@@ -502,16 +502,12 @@ def _merged(records: list[Record], groups: list[list[int]], results: list[Group]
     return [f for n in range(len(RULES)) for f in by_rule[n]]
 
 
-def _serial(ctx: Context, workers: int) -> bool:
-    return workers == 1 or len(ctx.valid) < PARALLEL_FROM or not can_fork()
-
-
 def run_rules(ctx: Context, workers: int | None = None) -> list[Finding]:
     """Every rule's findings, in RULES order. A large registry's rules run in forked
     workers, one per core (20-odd rules over 220,000 records took 5 s on one core),
     each on the context as the parent built it."""
     workers = workers or os.cpu_count() or 1
-    if _serial(ctx, workers):
+    if workers == 1 or len(ctx.valid) < PARALLEL_FROM or not can_fork():
         return [f for _, fn in RULES for f in fn(ctx)]
     global _CONTEXT
     _shared(ctx)
@@ -534,16 +530,14 @@ class RulesBeside:
     def __init__(self, ctx: Context, after: Callable[[], None]) -> None:
         """``after``: run where the rules ran, once they have (the check cache is saved
         there with the positions they located)."""
-        self.records = ctx.registry.records  # not ctx: its indexes are let go of (alureg/check.py)
+        self.records = ctx.registry.records
         self.groups = [list(range(len(RULES)))]
         self.forked: Forked[Group] | None = None
         self.done: list[Finding] | None = None
         if len(ctx.valid) < PARALLEL_FROM or not can_fork():
             self.done = [f for _, fn in RULES for f in fn(ctx)]
             after()
-        else:
-            _shared(ctx)
-
+        else:  # its indexes are made there, not here: this process goes on at once
             def job() -> Group:
                 found = _run_on(ctx, self.groups[0])
                 after()
