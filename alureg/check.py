@@ -30,6 +30,7 @@ from .checkcache import CheckCache, Entry, Identity, code_digest, file_entry
 from .config import Config, load_config
 from .editing import placeholders
 from .findings import Finding, Severity
+from .forked import can_fork
 from .records import Kind, Record, Registry, read_record, record_files, relative
 from .rollback import rollback_findings
 from .rules import Context, RulesBeside, run_rules
@@ -124,7 +125,7 @@ def _examine_chunk(indices: list[int]) -> list[_Examined]:
 def _examine_all(root: Path, files: list[tuple[Kind, Path]], trust: TrustList | None, config: Config,
                  workers: int | None) -> Iterable[tuple[Record | None, _Examined]]:
     workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(files) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
+    if workers == 1 or len(files) < PARALLEL_FROM or not can_fork():
         for i, (kind, path) in enumerate(files):
             yield _examine(root, i, kind, path, trust, config)
         return

@@ -28,6 +28,7 @@ from markupsafe import Markup
 
 from .datadict import fields
 from .feeds import record_link
+from .forked import can_fork
 from .outputs import Taken, add_entries, emit, flush, reuse, take_entries, worker_started
 from .pagememo import PageMemo, page_digest
 from .qr import claim_url
@@ -171,7 +172,7 @@ def write_record_pages(model: SiteModel, out: Path, workers: int | None = None,
     _JOB = (model, out, memo)
     try:
         workers = workers or os.cpu_count() or 1
-        if workers == 1 or len(jobs) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
+        if workers == 1 or len(jobs) < PARALLEL_FROM or not can_fork():
             sizes, entries = _render_chunk(jobs)
             add_entries(*entries)
             return dict(sizes)

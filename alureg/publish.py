@@ -212,7 +212,7 @@ SHARED_STAGES = ("snapshot", "api", "search", "feeds")  # in the order they are 
 class _StageQueue:
     """The stages after the pages, taken one at a time by whichever process is free:
     the second one (``_Beside``) from the start, this one once the pages are written.
-    A one-change rebuild's pages take 5 s and a cold build's 40-68 s, so no fixed share
+    A one-change rebuild's pages take 5 s and a cold build's 40-82 s, so no fixed share
     suits both (100,000 certificates: docs/adr/0012-scale.md). ``shared``: a second
     process will take stages too (else a plain counter: no shared memory is needed)."""
 

@@ -487,11 +487,6 @@ def _run_group(numbers: list[int]) -> Group:
     return _run_on(_CONTEXT, numbers)
 
 
-def _shared(ctx: Context) -> None:
-    for shared in ("ids", "_by_kind", "_valid_by_id", "index", "versions"):  # made once, before the fork
-        getattr(ctx, shared)
-
-
 def _merged(records: list[Record], groups: list[list[int]], results: list[Group]) -> list[Finding]:
     """The groups' findings in RULES order; their positions put on the parent's records."""
     by_rule: dict[int, list[Finding]] = {}
@@ -510,7 +505,8 @@ def run_rules(ctx: Context, workers: int | None = None) -> list[Finding]:
     if workers == 1 or len(ctx.valid) < PARALLEL_FROM or not can_fork():
         return [f for _, fn in RULES for f in fn(ctx)]
     global _CONTEXT
-    _shared(ctx)
+    for shared in ("ids", "_by_kind", "_valid_by_id", "index", "versions"):  # made once, before the fork
+        getattr(ctx, shared)
     groups = [list(range(g, len(RULES), GROUPS)) for g in range(GROUPS)]
     _CONTEXT = ctx
     try:
@@ -519,6 +515,9 @@ def run_rules(ctx: Context, workers: int | None = None) -> list[Finding]:
     finally:
         _CONTEXT = None
     return _merged(ctx.registry.records, groups, results)
+
+
+_EVERY_RULE = [list(range(len(RULES)))]  # one group: RulesBeside's process runs them all
 
 
 class RulesBeside:
@@ -531,15 +530,14 @@ class RulesBeside:
         """``after``: run where the rules ran, once they have (the check cache is saved
         there with the positions they located)."""
         self.records = ctx.registry.records
-        self.groups = [list(range(len(RULES)))]
         self.forked: Forked[Group] | None = None
         self.done: list[Finding] | None = None
         if len(ctx.valid) < PARALLEL_FROM or not can_fork():
-            self.done = [f for _, fn in RULES for f in fn(ctx)]
+            self.done = run_rules(ctx, workers=1)
             after()
         else:  # its indexes are made there, not here: this process goes on at once
             def job() -> Group:
-                found = _run_on(ctx, self.groups[0])
+                found = _run_on(ctx, _EVERY_RULE[0])
                 after()
                 return found
             self.forked = Forked(job, "cross-record rules")
@@ -547,7 +545,7 @@ class RulesBeside:
     def findings(self) -> list[Finding]:
         if self.done is None:
             assert self.forked is not None
-            self.done = _merged(self.records, self.groups, [self.forked.result()])
+            self.done = _merged(self.records, _EVERY_RULE, [self.forked.result()])
         return self.done
 
     def stop(self) -> None:

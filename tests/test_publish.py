@@ -120,6 +120,7 @@ def test_a_stage_failing_on_records_the_rules_refuse_is_reported_as_the_refusal(
     rules would refuse (here, by a stand-in failure) gives the rules' refusal, not a
     traceback; with records they pass, the stage's own error."""
     from alureg import publish, rules
+    from alureg.check import start_check
 
     monkeypatch.setattr(rules, "PARALLEL_FROM", 0)
 
@@ -129,6 +130,8 @@ def test_a_stage_failing_on_records_the_rules_refuse_is_reported_as_the_refusal(
     with pytest.raises(KeyError):
         publish.build(scratch.root, tmp_path / "public", AT)
     scratch.change("registry/claims/CLM-10001.yaml", lambda d: d.update(holder="MEM-9999"))
+    pending = start_check(scratch.root, AT)
+    assert pending.early.ok() and not pending.result().ok()  # refused by the rules, not by the record's own steps
     with pytest.raises(publish.PublishError, match="the registry has errors"):
         publish.build(scratch.root, tmp_path / "public", AT)
     assert not (tmp_path / "public").exists()

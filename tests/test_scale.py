@@ -265,6 +265,33 @@ def test_a_file_changed_in_the_live_output_is_written_again(scratch: Scratch, tm
     assert _tree(out) == _tree(tmp_path / "cold")
 
 
+def _second_process_takes_the_snapshot(monkeypatch: pytest.MonkeyPatch, marks: Path) -> None:
+    """In builds with a second process (``PARALLEL_FROM`` 0), the first process's pages
+    wait until the snapshot has begun: the second process takes it, the first stage of
+    the queue, as soon as it starts. Without this, which process runs which stage is the
+    scheduler's choice, and a test meant for the second could pass in the first."""
+    import time
+
+    from alureg import publish
+
+    began = marks / "snapshot began"
+    snapshot, pages = publish.write_snapshot, publish.write_record_pages
+
+    def snapshot_marked(*args: Any, **kwargs: Any) -> Any:
+        began.touch()
+        return snapshot(*args, **kwargs)
+
+    def pages_after_it(*args: Any, **kwargs: Any) -> Any:
+        if publish.PARALLEL_FROM == 0:
+            deadline = time.monotonic() + 60  # a bound, not a timing: the assertions tell
+            while not began.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            began.unlink(missing_ok=True)
+        return pages(*args, **kwargs)
+    monkeypatch.setattr(publish, "write_snapshot", snapshot_marked)
+    monkeypatch.setattr(publish, "write_record_pages", pages_after_it)
+
+
 def test_the_second_process_writes_what_one_process_writes(scratch: Scratch, monkeypatch: pytest.MonkeyPatch,
                                                            tmp_path: Path) -> None:
     """Large registries write the snapshot, search index and feeds in a forked process
@@ -276,6 +303,7 @@ def test_the_second_process_writes_what_one_process_writes(scratch: Scratch, mon
 
     now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
     one, two = tmp_path / "one", tmp_path / "two"
+    _second_process_takes_the_snapshot(monkeypatch, tmp_path)
 
     def both() -> publish.BuildReport:
         monkeypatch.setattr(publish, "PARALLEL_FROM", 10**9)
@@ -288,7 +316,7 @@ def test_the_second_process_writes_what_one_process_writes(scratch: Scratch, mon
         return beside
 
     first = both()
-    assert first.stages.beside is not None and "snapshot" in first.stages.beside.seconds  # it takes the first
+    assert first.stages.beside is not None and "snapshot" in first.stages.beside.seconds
     shared = ["snapshot", "api", "search", "feeds"]
     assert sorted([*first.stages.beside.seconds, *(s for s in first.stages.seconds if s in shared)]) == sorted(shared)
     assert "beside them, in a second process (s): snapshot" in first.stages.text()
@@ -299,12 +327,14 @@ def test_the_second_process_writes_what_one_process_writes(scratch: Scratch, mon
     assert publish.build(scratch.root, two, AT, now=now, use_cache=True).kept  # its listing matches that manifest
 
 
-@pytest.mark.parametrize("failing", ["write_record_pages", "write_snapshot", "write_feeds"])
-def test_a_failure_in_either_process_publishes_nothing(failing: str, scratch: Scratch,
-                                                      monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A stage that fails in the first process while the second runs (the pages), or
-    in the second (it takes the snapshot first, and either may take the feeds), fails
-    the build: the previous output stays, and no folder is left beside it."""
+@pytest.mark.parametrize(("failing", "in_second"), [("write_record_pages", False), ("write_snapshot", True),
+                                                     ("write_feeds", None)])
+def test_a_failure_in_either_process_publishes_nothing(failing: str, in_second: bool | None, scratch: Scratch,
+                                                      monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                      tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A stage that fails in the first process while the second runs (the pages), in
+    the second (the snapshot), or in either (the feeds) fails the build: the previous
+    output stays, and no folder is left beside it."""
     import datetime as dt
 
     from alureg import publish
@@ -319,8 +349,12 @@ def test_a_failure_in_either_process_publishes_nothing(failing: str, scratch: Sc
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(publish, failing, broken)
-    with pytest.raises(OSError, match="No space left"):
+    _second_process_takes_the_snapshot(monkeypatch, tmp_path_factory.mktemp("marks"))
+    with pytest.raises(OSError, match="No space left") as raised:
         publish.build(scratch.root, out, AT, now=now, use_cache=True)
+    if in_second is not None:  # Forked adds the second process's traceback as a note
+        assert any("in the second build process" in note for note in getattr(raised.value, "__notes__", [])) \
+            == in_second
     assert _tree(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["public", "reg"]
     monkeypatch.undo()
