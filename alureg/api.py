@@ -16,8 +16,9 @@ from typing import Any
 
 import orjson
 
-from .outputs import emit, reuse
+from .outputs import carry, emit, reuse
 from .pagememo import PageMemo, file_digest, page_digest
+from .pagereach import Page
 from .schema import all_schemas
 from .sitemodel import SiteModel
 
@@ -146,9 +147,10 @@ def _member_csv(r: dict[str, Any]) -> list[Any]:
             r["status_since"] or ""]
 
 
-def write_api(model: SiteModel, out: Path, memo: PageMemo | None = None) -> None:
+def write_api(model: SiteModel, out: Path, memo: PageMemo | None = None, reach: set[Page] | None = None) -> None:
     """Every API file. With ``memo``, record and status documents made from the same
-    inputs as the live ones are kept without being made (alureg/pagememo.py)."""
+    inputs as the live ones are kept without being made (alureg/pagememo.py);
+    ``reach``: as for the record pages (alureg/pages.py ``write_record_pages``)."""
     api = out / API
     meta = {"published": model.at, "status_as_of": model.at}
     _write_list(f"{api}/certificates.json", meta, "certificates", sorted(model.certificates),
@@ -169,6 +171,8 @@ def write_api(model: SiteModel, out: Path, memo: PageMemo | None = None) -> None
                 _json(path, data, inputs)
     for mid in model.members:
         path = f"{api}/status/{mid}.json"
+        if reach is not None and ("status", mid) not in reach and carry(path) is not None:
+            continue
         inputs = page_digest(model, *memo, "status", mid) if memo else None
         if inputs is None or reuse(path, inputs) is None:
             _json(path, status_doc(model, mid), inputs)

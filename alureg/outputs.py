@@ -106,6 +106,7 @@ class Claimed:
 
     live: Manifest
     spare: SpareManifest | None
+    digest: str  # the SHA-256 of the live manifest's file (alureg/pagereach.py keeps it)
 
 
 @dataclass
@@ -275,6 +276,18 @@ def reuse(path: Path | str, inputs: bytes) -> int | None:
     if not _link(run, rel, path, before, before):
         return None
     return _size(before)
+
+
+def carry(path: Path | str) -> int | None:
+    """``reuse`` with the input digest the live output's manifest holds for ``path``:
+    for a file whose inputs the caller knows did not change since the live output was
+    built (alureg/pagereach.py). Its size; None: the caller makes it."""
+    run = _run
+    if run is None:
+        return None
+    before = run.manifest.get(run.rel(path))
+    inputs = _inputs(before) if before is not None else None
+    return reuse(path, inputs) if inputs is not None else None
 
 
 def _link(run: _Run, rel: str, path: Path | str, before: Entry, entry: Entry) -> bool:
@@ -471,7 +484,7 @@ def claim_spare(spare: Path, cache: Path, live: Path) -> Claimed | None:
     _manifest_file(cache, SPARE_SUFFIX).unlink(missing_ok=True)
     if base is None:
         return None
-    return Claimed(base[0], SpareManifest(base[0], found[0]) if found is not None else None)
+    return Claimed(base[0], SpareManifest(base[0], found[0]) if found is not None else None, base[1])
 
 
 def trash_folder(new: Path) -> Path:
@@ -578,15 +591,16 @@ def _save(cache: Path, name: str, folder: Path, files: Manifest, tag: bytes = b"
     return h.hexdigest()
 
 
-def finish(live: Path, cache: Path, spare: Path | None = None) -> tuple[int, int, Manifest]:
+def finish(live: Path, cache: Path, spare: Path | None = None) -> tuple[int, int, Manifest, str]:
     """After the swap: save the manifest of the new live output and, when the
     previous one was kept as the spare at ``spare``, its manifest as the spare's.
-    Returns the counts, unchanged (kept or linked) and written, and the manifest."""
+    Returns the counts, unchanged (kept or linked) and written, the manifest and the
+    SHA-256 of its file ("": none was saved)."""
     global _run
     flush()
     run, _run = _run, None
     if run is None:
-        return 0, 0, {}
+        return 0, 0, {}, ""
     if run.writer is not None and run.writer_pid == os.getpid():
         run.writer.shutdown()
     cache.mkdir(parents=True, exist_ok=True)
@@ -597,7 +611,7 @@ def finish(live: Path, cache: Path, spare: Path | None = None) -> tuple[int, int
         # differs by from the new live output's, and based on that file.
         _save(cache, SPARE_SUFFIX, spare.resolve(), SpareManifest.between(run.manifest, run.entries),
               digest.encode(), absent_ok=True)
-    return run.linked, run.written, run.entries
+    return run.linked, run.written, run.entries, digest
 
 
 def file_stat(entry: Entry) -> tuple[int, int, int]:

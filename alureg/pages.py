@@ -29,8 +29,9 @@ from markupsafe import Markup
 from .datadict import fields
 from .feeds import record_link
 from .forked import can_fork
-from .outputs import Taken, add_entries, emit, flush, reuse, take_entries, worker_started
+from .outputs import Taken, add_entries, carry, emit, flush, reuse, take_entries, worker_started
 from .pagememo import PageMemo, page_digest
+from .pagereach import Page
 from .qr import claim_url
 from .records import Kind
 from .rules import MUST_CERTIFY
@@ -140,36 +141,40 @@ def claim_page(model: SiteModel, cid: str) -> str:
 
 
 _PAGES = {"members": member_page, "certificates": certificate_page, "c": claim_page}
-_JOB: tuple[SiteModel, Path, PageMemo | None] | None = None  # set before forking workers, read by them
+_JOB: tuple[SiteModel, Path, PageMemo | None, set[Page] | None] | None = None  # set before forking workers
 PARALLEL_FROM = 3000  # below this many pages, starting workers costs more than it saves
 
 
 def _render_chunk(chunk: list[tuple[str, str]]) -> tuple[Counter[str], Taken]:
     assert _JOB is not None
-    model, out, memo = _JOB
+    model, out, memo, reach = _JOB
     worker_started()
     sizes: Counter[str] = Counter()
     for folder, rid in chunk:
         path = f"{out}/{folder}/{rid}/index.html"  # a string: Path joins cost 5 µs a page
-        inputs = page_digest(model, *memo, folder, rid) if memo is not None else None
-        size = reuse(path, inputs) if inputs is not None else None
+        size = carry(path) if reach is not None and (folder, rid) not in reach else None
         if size is None:
-            size = _write(path, _PAGES[folder](model, rid), inputs)
+            inputs = page_digest(model, *memo, folder, rid) if memo is not None else None
+            size = reuse(path, inputs) if inputs is not None else None
+            if size is None:
+                size = _write(path, _PAGES[folder](model, rid), inputs)
         sizes[folder] += size
     return sizes, take_entries()
 
 
 def write_record_pages(model: SiteModel, out: Path, workers: int | None = None,
-                       memo: PageMemo | None = None) -> dict[str, int]:
+                       memo: PageMemo | None = None, reach: set[Page] | None = None) -> dict[str, int]:
     """Every member, certificate and claim page; returns bytes written per folder.
 
     With ``memo``, a page made from the same inputs as the live one is linked from it
-    without being rendered (alureg/pagememo.py). Large registries are rendered by
+    without being rendered (alureg/pagememo.py). ``reach``: the pages a change since
+    the live output may have changed (alureg/pagereach.py); the others are carried
+    over without their inputs being worked out. Large registries are rendered by
     one forked worker per core (the model is shared by fork, not pickled)."""
     global _JOB
     jobs = ([("members", m) for m in model.members] + [("certificates", c) for c in model.certificates]
             + [("c", c) for c in model.claims])
-    _JOB = (model, out, memo)
+    _JOB = (model, out, memo, reach)
     try:
         workers = workers or os.cpu_count() or 1
         if workers == 1 or len(jobs) < PARALLEL_FROM or not can_fork():

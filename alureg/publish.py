@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import buildmemo, outputs
+from . import buildmemo, outputs, pagereach
 from .api import write_api
 from .bundles import write_snapshot
 from .caches import cache_dir
@@ -39,6 +39,7 @@ from .feeds import write_feeds
 from .forked import Forked, can_fork
 from .history import read_history
 from .pagememo import shared_key
+from .pagereach import Page, PageState
 from .pages import RowMemo, fragments, write_record_pages
 from .records import Kind
 from .search import write_search_index
@@ -126,12 +127,16 @@ def _page_memo(model: SiteModel, result: CheckResult) -> tuple[str, dict[str, st
 def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: CheckResult, report: BuildReport,
            stage: Stages, memo: tuple[str, dict[str, str]] | None, shell: Path, publisher: KeyPair,
            now: dt.datetime, use_cache: bool, background: bool, pending: PendingCheck,
-           strict: bool) -> outputs.Manifest:
+           strict: bool, state: PageState | None) -> tuple[outputs.Manifest, str]:
     """Write the site into a folder beside ``out`` and swap it in (alureg/swap.py);
-    ``shell``: the MkDocs pages, made already. Returns the new output's manifest."""
+    ``shell``: the MkDocs pages, made already; ``state``: what its record pages are
+    made from (alureg/pagereach.py). Returns the new output's manifest and the SHA-256
+    of its file."""
     spare = outputs.spare_folder(out, manifest) if use_cache else None
     with stage("manifests"):  # the live output's and the spare's: their memory shows apart from the shell's
         claimed = outputs.claim_spare(spare, manifest, live) if spare is not None else None
+    with stage("reach"):
+        reach = _reach(model, state, manifest, claimed)
     usable = claimed.spare if claimed is not None else None
     if spare is not None and usable is None:
         discard(spare, out, background)  # no manifest says what it holds
@@ -157,7 +162,7 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
             return write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now,
                                   memo[0] if memo else None, result.record_digests())
         if name == "api":
-            return write_api(model, folder, memo)
+            return write_api(model, folder, memo, reach)
         if name == "search":
             return write_search_index(model, folder)
         return write_feeds(model, folder, memo[0] if memo else None)
@@ -170,7 +175,7 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
             with stage("shell"):
                 outputs.emit_tree(shell, folder)
             with stage("pages"):
-                write_record_pages(model, folder, memo=memo)
+                write_record_pages(model, folder, memo=memo, reach=reach)
             done = queue.run(stage, lambda name: run(name, folder))
             if beside is not None:
                 with stage("beside"):  # waiting for the second process
@@ -197,10 +202,23 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         finally:
             for folder in trash:
                 discard(folder, out, background)
-        report.linked, report.written, files = outputs.finish(live, manifest, spare)
+        report.linked, report.written, files, digest = outputs.finish(live, manifest, spare)
     stage.seconds["write"] -= sum(secs - before.get(name, 0.0) for name, secs in stage.seconds.items()
                                   if name != "write")
-    return files
+    return files, digest
+
+
+def _reach(model: SiteModel, state: PageState | None, manifest: Path,
+           claimed: outputs.Claimed | None) -> set[Page] | None:
+    """The record pages a change since the live output may have changed, from the
+    state its build kept (alureg/pagereach.py); None: any page may have."""
+    if state is None or claimed is None:
+        return None
+    before = PageState.load(manifest)
+    if before is None or before.manifest != claimed.digest:
+        return None  # no state, or one of another output
+    ids = pagereach.changed(before, state)
+    return pagereach.reached(model, ids) if ids is not None else None
 
 
 PARALLEL_FROM = 3000  # valid records; below this, a second process costs more than it saves
@@ -340,6 +358,8 @@ def _publish(root: Path, out: Path, at: str, publisher: KeyPair, now: dt.datetim
                          changes=len(model.history.events), stages=stage, result=result)
 
     memo = _page_memo(model, result) if use_cache else None
+    with stage("reach"):  # what the record pages are made from, kept for the next build
+        state = PageState.of(model, *memo) if memo else None
     # The MkDocs shell is made before the output's manifest is loaded, so that what it
     # holds for a moment (MkDocs, a directory page) is not added to the manifest's
     # (RSS rose by about 150 MiB across its load). Since the directories are paged the
@@ -353,12 +373,14 @@ def _publish(root: Path, out: Path, at: str, publisher: KeyPair, now: dt.datetim
                         f"{model.scheme} registry")
             if rows is not None:
                 rows.save()  # once every page's rows are made
-        files = _write(out, live, manifest, model, result, report, stage, memo, Path(shell.name) / "site",
-                       publisher, now, use_cache, delete_in_background, pending, strict)
+        files, digest = _write(out, live, manifest, model, result, report, stage, memo, Path(shell.name) / "site",
+                               publisher, now, use_cache, delete_in_background, pending, strict, state)
     finally:
         shell.cleanup()
     if use_cache:
         with stage("memo"):
             buildmemo.save(manifest, buildmemo.Memo(memo_key, str(root.resolve()), started, result.files,
                                                     report.summary()), buildmemo.output_digest(files))
+            if state is not None and digest:
+                state.save(manifest, digest)
     return report

@@ -1,0 +1,163 @@
+"""Which record pages a change reaches: the pages, rows and status documents whose
+inputs (alureg/pagememo.py ``page_inputs``) hold a record that changed since the live
+output was built. The others are carried over from the live output with the input
+digest its manifest holds for them, without their inputs being worked out again
+(alureg/outputs.py ``carry``): at 100,000 certificates, working out every page's
+inputs and digest took about 4.5 s of CPU of a rebuild after one change
+(docs/adr/0012-scale.md).
+
+Each build keeps, beside the live output's manifest, what its pages were made from
+(``PageState``): the page memo's shared key and, for each record, its file's digest,
+the digest of its change history and the ids it links to (holder, certificates,
+audit firm, the certificate it supersedes). The next build compares its own with it.
+
+Why the links: a page reads records along links, and a link belongs to the record
+that names it. A page that read a record before the change reached it along a path of
+links; where the path used a link that has changed since, the record naming it
+changed, and the path's part up to that link is still there, so the page still reads
+one end of that link. So the pages a change reaches are those that now read a changed
+record or a record that one linked to before or links to now (``reached``); tests
+compare them with every page whose digest changed (tests/test_pagereach.py)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .sitemodel import SiteModel
+
+FORMAT = 1
+Page = tuple[str, str]  # folder (as pagememo.page_inputs names them), record id
+
+
+def history_bytes(model: SiteModel, rid: str) -> bytes:
+    """A record's change history as its page digest reads it (alureg/pagememo.py)."""
+    return orjson.dumps(model.history.by_record.get(rid, []))
+
+
+def links(data: dict[str, Any]) -> list[str]:
+    """The ids a record names: holder, audit firm, certificates, the one it supersedes."""
+    found = [data.get("holder"), data.get("supersedes"), *data.get("certificates", ())]
+    audit = data.get("audit")
+    if isinstance(audit, dict):
+        found.append(audit.get("firm"))
+    return [v for v in found if isinstance(v, str)]
+
+
+@dataclass
+class PageState:
+    """What a build's record pages were made from: the page memo's shared key, and each
+    record's ``"<file digest> <history digest>|link|link..."`` by id. ``manifest``:
+    the SHA-256 of the live manifest file saved with it (alureg/outputs.py): a state is
+    used only with the output it describes."""
+
+    shared: str
+    records: dict[str, str]
+    manifest: str = ""
+
+    @classmethod
+    def of(cls, model: SiteModel, shared: str, digests: dict[str, str]) -> PageState:
+        records: dict[str, str] = {}
+        for table in (model.members, model.certificates, model.claims, model.firms):
+            for rid, data in table.items():
+                history = history_bytes(model, rid)
+                mark = hashlib.sha256(history).hexdigest() if history != b"[]" else "-"
+                records[rid] = "|".join([f"{digests.get(rid, 'absent')} {mark}", *links(data)])
+        return cls(shared, records)
+
+    def save(self, folder: Path, manifest: str) -> None:
+        tmp = state_file(folder).with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps({"format": FORMAT, "manifest": manifest, "shared": self.shared,
+                                      "records": self.records}))
+        tmp.replace(state_file(folder))
+
+    @classmethod
+    def load(cls, folder: Path) -> PageState | None:
+        try:
+            data = orjson.loads(state_file(folder).read_bytes())
+            if data["format"] != FORMAT or not all(isinstance(data[k], str) for k in ("manifest", "shared")):
+                return None
+            records = data["records"]
+            if not isinstance(records, dict) or not all(isinstance(v, str) for v in records.values()):
+                return None
+            return cls(data["shared"], records, data["manifest"])
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+            return None
+
+
+def state_file(folder: Path) -> Path:
+    return folder / "page-state.json"
+
+
+def forget(folder: Path) -> None:
+    """Drop the state (before a build replaces the output it describes)."""
+    state_file(folder).unlink(missing_ok=True)
+
+
+def changed(before: PageState, now: PageState) -> set[str] | None:
+    """The ids of the records that changed, with those they linked to before and link
+    to now; None: every page may have changed (another shared key)."""
+    if before.shared != now.shared:
+        return None
+    out: set[str] = set()
+    for rid in now.records.keys() | before.records.keys():
+        old, new = before.records.get(rid), now.records.get(rid)
+        if old != new:
+            out.add(rid)
+            for state in (old, new):
+                if state is not None:
+                    out.update(state.split("|")[1:])
+    return out
+
+
+def reached(model: SiteModel, ids: Iterable[str]) -> set[Page]:
+    """Every page, row and status document whose inputs (``pagememo.page_inputs``, on
+    this model) hold one of ``ids``."""
+    out: set[Page] = set()
+    audited: dict[str, list[str]] | None = None
+    for rid in ids:
+        out.update(_readers(model, rid))
+        if rid in model.firms:  # certificate pages read their audit firm
+            if audited is None:
+                audited = {}
+                for cid, cert in model.certificates.items():
+                    audited.setdefault(cert["audit"]["firm"], []).append(cid)
+            out.update(("certificates", cid) for cid in audited.get(rid, ()))
+    tables = {"members": model.members, "status": model.members, "member-row": model.members,
+              "certificates": model.certificates, "certificate-row": model.certificates,
+              "certificate-status": model.certificates, "c": model.claims}
+    return {(folder, rid) for folder, rid in out if rid in tables[folder]}
+
+
+def _readers(model: SiteModel, rid: str) -> Iterator[Page]:
+    """The inverse of ``page_inputs`` for one id, but for the audit firm (``reached``);
+    pages of records that do not exist among them."""
+    cert = model.certificates.get(rid)
+    # rid is a successor of the certificate it supersedes: what reads that one's
+    # successors reads rid.
+    supersedes = cert.get("supersedes") if cert is not None else None
+    prior = [supersedes] if isinstance(supersedes, str) and supersedes in model.certificates else []
+    # The claims whose closure (claim, holder, certificates, their successors) holds rid.
+    claims = {*model.claims_of.get(rid, ()), *model.claims_on.get(rid, ())}
+    for before in prior:
+        claims.update(model.claims_on.get(before, ()))
+    if rid in model.claims:
+        claims.add(rid)
+    for lid in claims:
+        claim = model.claims[lid]
+        yield "c", lid
+        yield "members", claim["holder"]
+        yield from (("certificates", c) for c in claim["certificates"])
+    holder = [cert["holder"]] if cert is not None else []
+    holders = [rid, *holder, *(model.certificates[c]["holder"] for c in prior)]
+    yield from (("members", m) for m in holders)
+    yield from (("status", m) for m in holders)
+    yield from (("member-row", m) for m in [rid, *holder])
+    for folder in ("certificates", "certificate-row"):
+        yield from ((folder, c) for c in [rid, *model.certs_of.get(rid, ()), *prior])
+    yield from (("certificate-status", c) for c in [rid, *prior])

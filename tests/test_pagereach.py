@@ -1,0 +1,186 @@
+"""The pages a change reaches (alureg/pagereach.py): a page left out would be carried
+over stale from the live output, so these tests compare ``reached`` with the inverse
+of ``page_inputs`` and with every page whose digest a change altered, and builds that
+carry pages over with cold builds."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from alureg import pagememo, pagereach
+from alureg.check import CheckResult, check
+from alureg.history import read_history
+from alureg.pagereach import Page, PageState
+from alureg.publish import build
+from alureg.records import Record
+from alureg.sitemodel import SiteModel
+
+from .conftest import AT, REPO, Scratch
+from .test_scale import _tree
+
+FOLDERS = ("members", "certificates", "c", "status", "member-row", "certificate-row", "certificate-status")
+
+
+def _pages(model: SiteModel) -> list[Page]:
+    tables = {"members": model.members, "status": model.members, "member-row": model.members,
+              "certificates": model.certificates, "certificate-row": model.certificates,
+              "certificate-status": model.certificates, "c": model.claims}
+    return [(folder, rid) for folder in FOLDERS for rid in tables[folder]]
+
+
+def _model(result: CheckResult, root: Path) -> SiteModel:
+    model = SiteModel.build(result, AT)
+    model.history = read_history(root, result.valid, result.trust)
+    return model
+
+
+@pytest.mark.parametrize("registry", ["sample", "synthetic"])
+def test_reached_is_the_inverse_of_page_inputs(registry: str, request: pytest.FixtureRequest) -> None:
+    root = REPO if registry == "sample" else request.getfixturevalue("synthetic")
+    model = _model(check(root, AT), root)
+    readers: dict[str, set[Page]] = {}
+    for page in _pages(model):
+        for rid in pagememo.page_inputs(model, *page):
+            readers.setdefault(rid, set()).add(page)
+    ids = {*readers, *model.members, *model.certificates, *model.claims, *model.firms}
+    assert {rid: pagereach.reached(model, [rid]) for rid in ids} == {rid: readers.get(rid, set()) for rid in ids}
+    assert any(c.get("supersedes") for c in model.certificates.values())  # successors are among the links
+
+
+def _digest(data: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _state(model: SiteModel) -> tuple[PageState, dict[Page, bytes]]:
+    """The page state and every page's digest, the records' digests standing in for
+    their files'."""
+    digests = {rid: _digest(d) for t in (model.members, model.certificates, model.claims, model.firms)
+               for rid, d in t.items()}
+    shared = "shared"
+    return PageState.of(model, shared, digests), {
+        page: pagememo.page_digest(model, shared, digests, *page) for page in _pages(model)}
+
+
+Edit = Callable[[dict[str, dict[str, Any]]], None]  # records' data by id, changed in place
+
+
+def _edits(model: SiteModel) -> dict[str, Edit]:
+    certs = sorted(model.certificates)
+    superseding = next(c for c in certs if model.certificates[c].get("supersedes"))
+    claim = next(c for c in sorted(model.claims) if len(model.claims[c]["certificates"]) == 1)
+    other_member = next(m for m in sorted(model.members) if m != model.certificates[certs[0]]["holder"])
+    firm = sorted(model.firms)[0]
+
+    def new_certificate(records: dict[str, dict[str, Any]]) -> None:
+        records["CRT-NEW"] = {**copy.deepcopy(records[certs[1]]), "id": "CRT-NEW", "supersedes": certs[2],
+                              "holder": other_member}
+
+    edits: dict[str, Edit] = {
+        "a certificate moves to another holder": lambda r: r[certs[0]].update(holder=other_member),
+        "a claim rests on another certificate": lambda r: r[claim].update(
+            certificates=[next(c for c in certs if c not in r[claim]["certificates"])]),
+        "a certificate supersedes no other": lambda r: r[superseding].pop("supersedes"),
+        "a certificate supersedes another": lambda r: r[certs[4]].update(supersedes=certs[5]),
+        "a member is renamed": lambda r: r[other_member].update(name="Renamed Pty Ltd"),
+        "an audit firm is renamed": lambda r: r[firm].update(name="Renamed Audits"),
+        "a certificate is added": new_certificate,
+        "a claim is removed": lambda r: r.pop(claim),
+    }
+    recorded = sorted(rid for rid, events in model.history.by_record.items() if events and rid in model.certificates)
+    if recorded:  # "history-only" marks the record whose history _rebuilt empties
+        edits["a record's history changes"] = lambda r: r[recorded[0]].update({"history-only": True})
+    return edits
+
+
+def _rebuilt(result: CheckResult, model: SiteModel, edit: Edit) -> SiteModel:
+    """The model of ``result``'s records as ``edit`` leaves them (history kept)."""
+    kinds = {r.id: r for r in result.valid}
+    records = {rid: copy.deepcopy(r.data) for rid, r in kinds.items()}
+    edit(records)
+    marked = [rid for rid, d in records.items() if d.pop("history-only", False)]
+    template = next(r for r in result.valid if r.id in model.certificates)
+    valid = [Record(kinds[rid].kind if rid in kinds else template.kind, template.root, f"{rid}.yaml", data)
+             for rid, data in records.items()]
+    changed = SiteModel.build(dataclasses.replace(result, valid=valid), AT)
+    changed.history = copy.copy(model.history)
+    changed.history.by_record = {**model.history.by_record, **{rid: [] for rid in marked}}
+    return changed
+
+
+@pytest.mark.parametrize("registry", ["sample", "synthetic"])
+def test_a_change_reaches_every_page_whose_digest_it_changed(registry: str, request: pytest.FixtureRequest) -> None:
+    root = REPO if registry == "sample" else request.getfixturevalue("synthetic")
+    result = check(root, AT)
+    model = _model(result, root)
+    before, digests = _state(model)
+    if registry == "sample":
+        assert any(model.history.by_record.values())  # the history change below changes something
+    for name, edit in _edits(model).items():
+        changed = _rebuilt(result, model, edit)
+        after, now = _state(changed)
+        ids = pagereach.changed(before, after)
+        assert ids is not None
+        reached = pagereach.reached(changed, ids)
+        altered = {page for page, digest in now.items() if digests.get(page) != digest}
+        assert altered, name
+        assert altered <= reached, (name, sorted(altered - reached))
+        assert len(reached) < len(now) / 2, name  # a change reaches a few pages, not all
+    assert pagereach.changed(before, dataclasses.replace(before, shared="another day")) is None
+
+
+def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """After changes that move links (a claim's certificates, a certificate's
+    predecessor), only the pages reached have their inputs worked out; the others are
+    carried over, and the output is a cold build's. Without the kept state, or with
+    one of another output, every page's inputs are worked out again."""
+    worked: Counter[str] = Counter()
+    real = pagememo.page_digest
+
+    def counting(model: SiteModel, shared: str, fingerprints: dict[str, str], folder: str, rid: str) -> bytes:
+        worked[folder] += 1
+        return real(model, shared, fingerprints, folder, rid)
+
+    for module in ("alureg.pages", "alureg.api"):
+        monkeypatch.setattr(f"{module}.page_digest", counting)
+    now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
+    out, cold = tmp_path / "out", tmp_path / "cold"
+
+    def rebuild() -> int:
+        worked.clear()
+        build(scratch.root, out, AT, now=now, use_cache=True)
+        build(scratch.root, cold, AT, now=now)
+        assert _tree(out) == _tree(cold)
+        return sum(worked[f] for f in ("members", "certificates", "c", "status"))
+
+    everything = rebuild()
+    assert everything > 100
+    # CRT-000108 now supersedes CRT-000107, which claim CLM-10020 rests on: the claim's
+    # page shows the successor, though neither the claim nor CRT-000107 changed.
+    scratch.change("certificates/CRT-000108.yaml", lambda d: d.update(supersedes="CRT-000107"))
+    assert 0 < rebuild() < everything / 4
+    assert "CRT-000108" in (out / "c/CLM-10020/index.html").read_text()
+    scratch.change("certificates/CRT-000108.yaml", lambda d: d.pop("supersedes"))
+    assert 0 < rebuild() < everything / 4
+    claims = [f"registry/claims/CLM-{n}.yaml" for n in (10002, 10003)]
+
+    from alureg.caches import cache_dir
+
+    kept = pagereach.state_file(cache_dir(out, "output"))
+    kept.unlink()
+    scratch.change(claims[1], lambda d: d.update(valid_until="2027-01-31"))
+    assert rebuild() == everything  # no state: every page is worked out
+    data = orjson.loads(kept.read_bytes())
+    kept.write_bytes(orjson.dumps({**data, "manifest": "0" * 64}))
+    scratch.change(claims[1], lambda d: d.update(valid_until="2027-02-28"))
+    assert rebuild() == everything  # the state of another output is not used
