@@ -294,6 +294,15 @@ def _link(run: _Run, rel: str, path: Path | str, before: Entry, entry: Entry) ->
     """Link the live output's file at ``rel`` (``before``: its manifest entry) into
     ``path``; ``entry``: the new manifest's entry for it."""
     assert run.live is not None
+    had = run.spare.get(rel)
+    if had is not None and had[:_STAT.size] == before[:_STAT.size] and _same(path, had):
+        # The spare's file is the live one already (a link an earlier build made): a
+        # build after one that remade every file's inputs (another day, other code)
+        # would otherwise move 578,000 files to the trash and link them back (55 s
+        # instead of 27 at 100,000 certificates, docs/adr/0012-scale.md).
+        run.entries[rel] = entry
+        run.linked += 1
+        return True
     source = f"{run.live}{os.sep}{rel}"
     if not _same(source, before):
         return False

@@ -137,6 +137,38 @@ def test_replaced_files_go_to_a_trash_deleted_after_the_build(scratch: Scratch, 
     assert [p.name for p in out.parent.iterdir() if "trash" in p.name] == []
 
 
+def test_a_build_after_one_that_remade_every_input_moves_only_what_changed(
+        scratch: Scratch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a build that remade every file's input digest but few of its bytes (other
+    code, another day), the next build keeps the spare's files that are the live ones
+    already (the same inodes): it neither moves them to the trash nor links them
+    again; the output equals a cold build's."""
+    from alureg import buildmemo
+
+    out = tmp_path / "public"
+    _warm(scratch, out)
+    monkeypatch.setattr(buildmemo, "sources_digest", lambda: "other code")  # every page's inputs, not its bytes
+    remade = _warm(scratch, out)
+    assert remade.linked > 250
+    touched: list[str] = []
+    real_link, real_rename = os.link, os.rename
+
+    def link(a: str | Path, b: str | Path) -> None:
+        touched.append(str(b))
+        real_link(a, b)
+
+    def rename(a: str | Path, b: str | Path) -> None:
+        touched.append(str(a))
+        real_rename(a, b)
+    monkeypatch.setattr(os, "link", link)
+    monkeypatch.setattr(os, "rename", rename)
+    _rename(scratch, "MEM-0003", "Kalgoora Alumina Holdings Pty Ltd")
+    after = _warm(scratch, out)
+    assert after.linked > 250 and 0 < len(touched) < after.written + 10, touched
+    monkeypatch.undo()
+    _equals_cold(scratch, out, tmp_path)
+
+
 def _removed(spare: Path) -> None:
     import shutil
     shutil.rmtree(spare / "members")
