@@ -13,13 +13,26 @@ A result is reused only when all of these are the same as when it was stored:
 Cross-record rules are not cached: they run on every check, for its date.
 
 The cache lives outside the registry (alureg/caches.py) and is written atomically; an
-unreadable or foreign cache is ignored, never trusted in part.
+unreadable or foreign cache is ignored, never trusted in part. It is trusted as the
+other caches are: its entries' data is published without the record's proofs being
+checked again, so only the build may write it.
+
+Format: a JSON head line, then the entries in chunks of ``CHUNK``, each a ``marshal``
+blob of row tuples after its length (8 bytes), and a chunk of length 0 to end. marshal
+keeps the interned short strings shared (a record's ids, keys and codes; see
+alureg/loading.py) and read 220,000 entries in 1.6 s where JSON lines and sharing
+their strings again took 3.1 s, the larger part of a one-change rebuild's check at
+100,000 certificates (docs/adr/0012-scale.md). Unlike pickle it runs no code; its
+format is the Python version's, which is part of the context.
 """
 
 from __future__ import annotations
 
 import hashlib
+import marshal
 import os
+import struct
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import cache
@@ -31,10 +44,10 @@ import orjson
 
 from . import schema
 from .findings import Finding
-from .loading import share_strings
 
-FORMAT = 4  # JSON lines: a head, one entry per line, an end mark; 3: positions located; 4: digests
-_END = b'"end"\n'
+FORMAT = 5  # 3: positions located; 4: digests; 5: marshal chunks after a JSON head
+CHUNK = 10_000  # entries per marshal blob: a blob and its rows are held at once, not the file
+_LENGTH = struct.Struct("<Q")
 RACY_NS = 2_000_000_000
 _LIBRARIES = ("PyYAML", "yaml-rs", "jsonschema", "jsonschema-rs", "orjson", "rfc8785", "base58", "cryptography")
 
@@ -43,7 +56,7 @@ _LIBRARIES = ("PyYAML", "yaml-rs", "jsonschema", "jsonschema-rs", "orjson", "rfc
 def code_digest() -> str:
     """What the per-record results depend on besides the record and the trust list."""
     package = Path(__file__).resolve().parent
-    h = hashlib.sha256(f"format {FORMAT}\n".encode())
+    h = hashlib.sha256(f"format {FORMAT}\n{sys.version}\nmarshal {marshal.version}\n".encode())
     for path in sorted(package.glob("*.py")) + sorted(schema.SCHEMA_DIR.glob("*.json")):
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     for name in _LIBRARIES:
@@ -72,16 +85,22 @@ class Entry:
         """The file as it was read: size, modification time, inode, SHA-256."""
         return self.size, self.mtime_ns, self.inode, self.sha256
 
-    def to_json(self) -> list[Any]:
-        return [self.size, self.mtime_ns, self.inode, self.sha256, self.data, self.valid,
-                [[f.path, f.line, f.col, f.code, f.message] for f in self.findings], self.located,
-                self.digest.hex() if self.digest is not None else None]
+    def row(self, rel: str) -> tuple[Any, ...]:
+        return (rel, self.size, self.mtime_ns, self.inode, self.sha256, self.data, self.valid,
+                [(f.path, f.line, f.col, f.code, f.message) for f in self.findings], self.located, self.digest)
 
     @classmethod
-    def from_json(cls, row: list[Any]) -> Entry:
-        size, mtime_ns, inode, sha, data, valid, found, located, digest = row
-        return cls(size, mtime_ns, inode, sha, data, valid, [Finding(*f) for f in found], located,
-                   bytes.fromhex(digest) if digest is not None else None)
+    def from_row(cls, row: tuple[Any, ...]) -> tuple[str, Entry]:
+        """A row as ``row`` made it; TypeError or ValueError for anything else."""
+        rel, size, mtime_ns, inode, sha, data, valid, found, located, digest = row
+        if not (rel.__class__ is str and sha.__class__ is str and valid.__class__ is bool
+                and data.__class__ in _DATA and located.__class__ in _LOCATED and digest.__class__ in _DIGEST
+                and size.__class__ is mtime_ns.__class__ is inode.__class__ is int):
+            raise TypeError("not a check cache entry")
+        return rel, cls(size, mtime_ns, inode, sha, data, valid, [Finding(*f) for f in found], located, digest)
+
+
+_DATA, _LOCATED, _DIGEST = (dict, type(None)), (dict, type(None)), (bytes, type(None))
 
 
 @dataclass
@@ -96,9 +115,8 @@ class CheckCache:
 
     @classmethod
     def open(cls, path: Path, context: str) -> CheckCache:
-        """Read the cache a line (an entry) at a time: the whole 260 MB file and its
-        parsed form are never held at once, and the entries' short strings are shared
-        as the loader shares them (alureg/loading.py)."""
+        """Read the cache a chunk at a time: the whole file (180 MB at 220,000 entries)
+        and its rows are never held at once."""
         cache = cls(path, context)
         try:
             with path.open("rb") as f:
@@ -110,16 +128,20 @@ class CheckCache:
                     return cache
                 written_ns = int(head["written_ns"])
                 entries: dict[str, Entry] = {}
-                for line in f:
-                    if line == _END:
-                        cache.written_ns, cache.entries = written_ns, entries
-                        break
-                    rel, *row = orjson.loads(line)
-                    entry = Entry.from_json(row)
-                    if entry.data is not None:
-                        share_strings(entry.data)
-                    entries[rel] = entry
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+                size = os.fstat(f.fileno()).st_size
+                while length := _LENGTH.unpack(f.read(_LENGTH.size))[0]:
+                    if length > size - f.tell():  # a damaged length is not allocated
+                        raise ValueError("cut short")
+                    blob = f.read(length)
+                    rows = marshal.loads(blob)  # noqa: S302 (a cache of ours, trusted as the others: see above)
+                    if rows.__class__ is not list:
+                        raise TypeError("not a chunk of entries")
+                    entries.update(map(Entry.from_row, rows))
+                if f.read(1):
+                    raise ValueError("more than the entries")
+                cache.written_ns, cache.entries = written_ns, entries
+        except (OSError, EOFError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError,
+                struct.error):
             cache.entries = {}  # missing, damaged, cut short or foreign: start afresh
         return cache
 
@@ -149,23 +171,19 @@ class CheckCache:
 
     def save(self, keep: set[str]) -> None:
         """Write the entries of the files that still exist (``keep``), atomically, unless
-        nothing changed. An entry JSON cannot hold (an integer beyond 64 bits) is left out."""
+        nothing changed."""
         if not self.dirty and keep == self.entries.keys():
             return
         head = orjson.dumps({"format": FORMAT, "context": self.context, "written_ns": self.started_ns})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        # One entry per line, written as it is encoded: joining 220,000 entries first
-        # held the 260 MB file three times over in memory at the check's peak.
+        rels = [rel for rel in self.entries if rel in keep]
         with tmp.open("wb", buffering=1 << 20) as f:
             f.write(head + b"\n")
-            for rel, entry in self.entries.items():
-                if rel in keep:
-                    try:
-                        f.write(orjson.dumps([rel, *entry.to_json()]) + b"\n")
-                    except orjson.JSONEncodeError:
-                        continue
-            f.write(_END)
+            for start in range(0, len(rels), CHUNK):
+                blob = marshal.dumps([self.entries[rel].row(rel) for rel in rels[start:start + CHUNK]], 4)
+                f.write(_LENGTH.pack(len(blob)) + blob)
+            f.write(_LENGTH.pack(0))
         tmp.replace(self.path)
 
 

@@ -298,18 +298,6 @@ def _shared(text: str) -> str:
     return sys.intern(text) if len(text) <= SHARED_UP_TO else text
 
 
-def share_strings(data: dict[str, Any] | list[Any]) -> None:
-    """Share the short strings of data parsed elsewhere (the check cache's JSON), in
-    place, as the loader does (keys: orjson already shares them)."""
-    items = data.items() if isinstance(data, dict) else enumerate(data)
-    for k, v in items:
-        if v.__class__ is str:
-            if len(v) <= SHARED_UP_TO:
-                data[k] = sys.intern(v)  # type: ignore[index]
-        elif isinstance(v, (dict, list)):
-            share_strings(v)
-
-
 def _fast_node(node: Any, depth: int, path: Path_ = (), positions: dict[Path_, tuple[int, int]] | None = None,
                ) -> Any:
     """The data of ``node``; with ``positions``, each node's place by its path (the

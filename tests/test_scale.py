@@ -140,22 +140,40 @@ def test_check_cache_keeps_the_positions_the_rules_located(rules_beside: bool, s
     assert ("registry/members/MEM-0002.yaml", 7, 9) in {(f.path, f.line, f.col) for f in moved.findings}
 
 
-@pytest.mark.parametrize("damage", ["cut mid-line", "cut after a line", "a line replaced", "no end mark",
-                                    "the older format"])
-def test_check_cache_ignores_a_damaged_file(damage: str, scratch: Scratch) -> None:
-    """A cache file cut short (even at a line's end) or damaged is not used at all."""
+@pytest.mark.parametrize("damage", ["cut in a chunk", "cut after a chunk", "a chunk replaced", "not a chunk",
+                                    "more after the end", "a length beyond the file", "the older format"])
+def test_check_cache_ignores_a_damaged_file(damage: str, scratch: Scratch, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache file cut short (even between two chunks) or damaged is not used at all."""
+    import marshal
+    import struct
+
+    from alureg import checkcache
     from alureg.caches import cache_dir
 
+    monkeypatch.setattr(checkcache, "CHUNK", 10)
     check(scratch.root, AT, use_cache=True)
     path = cache_dir(scratch.root, "check") / "records.json"
-    lines = path.read_bytes().splitlines(keepends=True)
-    assert len(lines) == 83 + 2 and lines[-1] == b'"end"\n'  # head, an entry per record file, end mark
-    path.write_bytes({"cut mid-line": b"".join(lines)[:1000],
-                      "cut after a line": b"".join(lines[:10]),
-                      "a line replaced": b"".join([*lines[:5], b"[1, 2]\n", *lines[6:]]),
-                      "no end mark": b"".join(lines[:-1]),
-                      # format 1 was one JSON document on one line: not read whole to find out
-                      "the older format": b'{"format":1,"entries":{' + b"0" * 10_000 + b"}}"}[damage])
+    saved = path.read_bytes()
+    head, _, rest = saved.partition(b"\n")
+    chunks, at = [], 0
+    while length := struct.unpack_from("<Q", rest, at)[0]:
+        chunks.append(rest[at:at + 8 + length])
+        at += 8 + length
+    assert len(chunks) == 9 and rest[at:] == bytes(8)  # 83 entries, 10 a chunk; a chunk of length 0 ends
+    row = marshal.loads(chunks[2][8:])[0]  # noqa: S302 (written by this test)
+    odd = marshal.dumps([(*row[:5], {"data": "not a record's"}, "yes", *row[7:])])  # valid is not a bool
+    end = bytes(8)
+    damaged = {
+        "cut in a chunk": b"".join(chunks)[:5000],
+        "cut after a chunk": b"".join(chunks[:4]),
+        "a chunk replaced": b"".join([*chunks[:2], struct.pack("<Q", len(odd)) + odd, *chunks[3:], end]),
+        "not a chunk": b"".join([*chunks[:2], struct.pack("<Q", 5) + b"\xff" * 5, *chunks[3:], end]),
+        "more after the end": b"".join([*chunks, end, chunks[0]]),
+        "a length beyond the file": struct.pack("<Q", 1 << 60) + b"".join(chunks),
+    }
+    # Format 1 was one JSON document on one line: it is not read whole to find out.
+    path.write_bytes(b'{"format":1,"entries":{' + b"0" * 10_000 + b"}}" if damage == "the older format"
+                     else head + b"\n" + damaged[damage])
     result = check(scratch.root, AT, use_cache=True)
     assert result.reused == 0 and result.ok()
     assert check(scratch.root, AT, use_cache=True).reused == 83  # written afresh by the check before
