@@ -7,10 +7,10 @@ the static API (alureg/api.py).
 A large registry's build uses both cores where a one-change rebuild used one
 (docs/adr/0012-scale.md): the cross-record rules run in a forked process while the
 site is written, and the new site is swapped in only once they have passed
-(alureg/check.py ``PendingCheck``); the stages after the pages (snapshot, API,
+(alureg/check.py ``PendingCheck``); the other stages (MkDocs shell, snapshot, API,
 search index, feeds) are taken one at a time by whichever of two processes is free:
-a forked one from the start of writing (``_Beside``), this one once the shell and
-pages are written (``_StageQueue``).
+a forked one from the start of writing (``_Beside``), this one once the record pages
+are written (``_StageQueue``).
 """
 
 from __future__ import annotations
@@ -125,13 +125,12 @@ def _page_memo(model: SiteModel, result: CheckResult) -> tuple[str, dict[str, st
 
 
 def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: CheckResult, report: BuildReport,
-           stage: Stages, memo: tuple[str, dict[str, str]] | None, shell: Path, publisher: KeyPair,
+           stage: Stages, memo: tuple[str, dict[str, str]] | None, publisher: KeyPair,
            now: dt.datetime, use_cache: bool, background: bool, pending: PendingCheck,
            strict: bool, state: PageState | None) -> tuple[outputs.Manifest, str]:
     """Write the site into a folder beside ``out`` and swap it in (alureg/swap.py);
-    ``shell``: the MkDocs pages, made already; ``state``: what its record pages are
-    made from (alureg/pagereach.py). Returns the new output's manifest and the SHA-256
-    of its file."""
+    ``state``: what its record pages are made from (alureg/pagereach.py). Returns the
+    new output's manifest and the SHA-256 of its file."""
     spare = outputs.spare_folder(out, manifest) if use_cache else None
     with stage("manifests"):  # the live output's and the spare's: their memory shows apart from the shell's
         claimed = outputs.claim_spare(spare, manifest, live) if spare is not None else None
@@ -156,8 +155,11 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
             outputs.abandon()  # its writing threads are done before the folder is deleted
             raise
 
-    def run(name: str, folder: Path) -> Any:
-        """One of the stages that write files no other stage reads (``SHARED_STAGES``)."""
+    def run(name: str, folder: Path, work: Path) -> Any:
+        """One of the stages that write files no other stage reads (``SHARED_STAGES``);
+        ``work``: an empty scratch folder for the shell."""
+        if name == "shell":
+            return _write_shell(model, folder, work, manifest / "rows" if memo else None, memo)
         if name == "snapshot":
             return write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now,
                                   memo[0] if memo else None, result.record_digests())
@@ -170,19 +172,21 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
     def _stages(folder: Path) -> None:
         parallel = len(result.valid) >= PARALLEL_FROM and can_fork()
         queue = _StageQueue(shared=parallel)
-        beside = _Beside(queue, lambda name: run(name, folder)) if parallel else None
+        # Made here, not by whichever process takes the shell: a second process killed
+        # after a failure here cannot delete its own.
+        work = tempfile.TemporaryDirectory(prefix="alureg-shell-")
+        beside = _Beside(queue, lambda name: run(name, folder, Path(work.name))) if parallel else None
         try:
-            with stage("shell"):
-                outputs.emit_tree(shell, folder)
             with stage("pages"):
                 write_record_pages(model, folder, memo=memo, reach=reach)
-            done = queue.run(stage, lambda name: run(name, folder))
+            done = queue.run(stage, lambda name: run(name, folder, Path(work.name)))
             if beside is not None:
                 with stage("beside"):  # waiting for the second process
                     done |= beside.result(stage)
         finally:
             if beside is not None:
                 beside.stop()  # after a failure here: it must not write on into a folder being deleted
+            work.cleanup()
         report.snapshot, report.suppliers, report.feeds = done["snapshot"], done["search"], done["feeds"]
         with stage("tidy"):
             outputs.complete()
@@ -221,14 +225,30 @@ def _reach(model: SiteModel, state: PageState | None, manifest: Path,
     return pagereach.reached(model, ids) if ids is not None else None
 
 
+def _write_shell(model: SiteModel, folder: Path, work: Path, rows_folder: Path | None,
+                 memo: tuple[str, dict[str, str]] | None) -> None:
+    """The MkDocs pages (alureg/shell.py), made in ``work`` (an empty folder), then
+    emitted into ``folder``; ``rows_folder``: where the directories' rows are kept
+    (RowMemo)."""
+    rows = RowMemo(model, rows_folder, memo) if rows_folder is not None and memo is not None else None
+    build_shell(work / "site", work, fragments(model, rows), f"{model.scheme} registry")
+    if rows is not None:
+        rows.save()  # once every page's rows are made
+    outputs.emit_tree(work / "site", folder)
+
+
 PARALLEL_FROM = 3000  # valid records; below this, a second process costs more than it saves
 
 
-SHARED_STAGES = ("snapshot", "api", "search", "feeds")  # in the order they are taken
+# In the order they are taken. The shell is one of them: it reads what the pages read
+# (the model, every status worked out before the fork), and made by the first process
+# before the manifests were loaded it kept the second process waiting 3.7 s of a
+# one-change rebuild at 100,000 certificates (docs/adr/0012-scale.md).
+SHARED_STAGES = ("shell", "snapshot", "api", "search", "feeds")
 
 
 class _StageQueue:
-    """The stages after the pages, taken one at a time by whichever process is free:
+    """The stages but the pages, taken one at a time by whichever process is free:
     the second one (``_Beside``) from the start, this one once the pages are written.
     A one-change rebuild's pages take 5 s and a cold build's 40-82 s, so no fixed share
     suits both (100,000 certificates: docs/adr/0012-scale.md). ``shared``: a second
@@ -258,7 +278,7 @@ class _StageQueue:
 
 class _Beside:
     """A forked process that takes stages from ``queue`` while this one writes the
-    shell and the pages: a one-change rebuild of 100,000 certificates used one core of
+    record pages: a one-change rebuild of 100,000 certificates used one core of
     two. The files it writes and keeps are added to this build's (alureg/outputs.py)."""
 
     def __init__(self, queue: _StageQueue, run: Callable[[str], Any]) -> None:
@@ -360,23 +380,13 @@ def _publish(root: Path, out: Path, at: str, publisher: KeyPair, now: dt.datetim
     memo = _page_memo(model, result) if use_cache else None
     with stage("reach"):  # what the record pages are made from, kept for the next build
         state = PageState.of(model, *memo) if memo else None
-    # The MkDocs shell is made before the output's manifest is loaded, so that what it
-    # holds for a moment (MkDocs, a directory page) is not added to the manifest's
-    # (RSS rose by about 150 MiB across its load). Since the directories are paged the
-    # shell adds little: RSS rose from 1,135 to 1,149 MiB across it (100,000
-    # certificates, one record changed).
-    shell = tempfile.TemporaryDirectory(prefix="alureg-shell-")
-    try:
-        with stage("shell"):
-            rows = RowMemo(model, manifest / "rows", memo) if memo else None
-            build_shell(Path(shell.name) / "site", Path(shell.name), fragments(model, rows),
-                        f"{model.scheme} registry")
-            if rows is not None:
-                rows.save()  # once every page's rows are made
-        files, digest = _write(out, live, manifest, model, result, report, stage, memo, Path(shell.name) / "site",
-                               publisher, now, use_cache, delete_in_background, pending, strict, state)
-    finally:
-        shell.cleanup()
+    # The MkDocs shell is made once the output's manifests are loaded (``_write``): since
+    # the directories are paged it adds little to them (RSS rose from 1,135 to 1,149 MiB
+    # across it; 100,000 certificates, one record changed).
+    with stage("statuses"):  # every record's, once, before the site's writers are forked (SiteModel)
+        model.counts()
+    files, digest = _write(out, live, manifest, model, result, report, stage, memo, publisher, now, use_cache,
+                           delete_in_background, pending, strict, state)
     if use_cache:
         with stage("memo"):
             buildmemo.save(manifest, buildmemo.Memo(memo_key, str(root.resolve()), started, result.files,

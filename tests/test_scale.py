@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -285,8 +286,8 @@ def test_a_file_changed_in_the_live_output_is_written_again(scratch: Scratch, tm
 
 def _second_process_takes_the_snapshot(monkeypatch: pytest.MonkeyPatch, marks: Path) -> None:
     """In builds with a second process (``PARALLEL_FROM`` 0), the first process's pages
-    wait until the snapshot has begun: the second process takes it, the first stage of
-    the queue, as soon as it starts. Without this, which process runs which stage is the
+    wait until the snapshot has begun: the second process takes it (after the shell, the
+    first stage of the queue) as soon as it can. Without this, which process runs which stage is the
     scheduler's choice, and a test meant for the second could pass in the first."""
     import time
 
@@ -296,7 +297,8 @@ def _second_process_takes_the_snapshot(monkeypatch: pytest.MonkeyPatch, marks: P
     snapshot, pages = publish.write_snapshot, publish.write_record_pages
 
     def snapshot_marked(*args: Any, **kwargs: Any) -> Any:
-        began.touch()
+        if publish.PARALLEL_FROM == 0:
+            began.touch()
         return snapshot(*args, **kwargs)
 
     def pages_after_it(*args: Any, **kwargs: Any) -> Any:
@@ -335,9 +337,9 @@ def test_the_second_process_writes_what_one_process_writes(scratch: Scratch, mon
 
     first = both()
     assert first.stages.beside is not None and "snapshot" in first.stages.beside.seconds
-    shared = ["snapshot", "api", "search", "feeds"]
+    shared = ["shell", "snapshot", "api", "search", "feeds"]
     assert sorted([*first.stages.beside.seconds, *(s for s in first.stages.seconds if s in shared)]) == sorted(shared)
-    assert "beside them, in a second process (s): snapshot" in first.stages.text()
+    assert "beside them, in a second process (s): shell" in first.stages.text()
     scratch.change("registry/members/MEM-0003.yaml", lambda d: d.update(name="Kalgoora Alumina Holdings Pty Ltd"))
     changed = both()
     assert changed.linked > 0 and changed.written < first.written  # reused by the manifest the two processes made
@@ -368,8 +370,11 @@ def test_a_failure_in_either_process_publishes_nothing(failing: str, in_second: 
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(publish, failing, broken)
     _second_process_takes_the_snapshot(monkeypatch, tmp_path_factory.mktemp("marks"))
+    scratch_folders = tmp_path_factory.mktemp("tmp")
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_folders))  # where the shell is made
     with pytest.raises(OSError, match="No space left") as raised:
         publish.build(scratch.root, out, AT, now=now, use_cache=True)
+    assert list(scratch_folders.iterdir()) == []  # the shell's scratch folder too, whichever process failed
     if in_second is not None:  # Forked adds the second process's traceback as a note
         assert any("in the second build process" in note for note in getattr(raised.value, "__notes__", [])) \
             == in_second
