@@ -127,14 +127,14 @@ def _page_memo(model: SiteModel, result: CheckResult) -> tuple[str, dict[str, st
 def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: CheckResult, report: BuildReport,
            stage: Stages, memo: tuple[str, dict[str, str]] | None, publisher: KeyPair,
            now: dt.datetime, use_cache: bool, background: bool, pending: PendingCheck,
-           strict: bool, state: PageState | None) -> tuple[outputs.Manifest, str]:
-    """Write the site into a folder beside ``out`` and swap it in (alureg/swap.py);
-    ``state``: what its record pages are made from (alureg/pagereach.py). Returns the
-    new output's manifest and the SHA-256 of its file."""
+           strict: bool) -> outputs.Manifest:
+    """Write the site into a folder beside ``out`` and swap it in (alureg/swap.py).
+    Returns the new output's manifest."""
     spare = outputs.spare_folder(out, manifest) if use_cache else None
     with stage("manifests"):  # the live output's and the spare's: their memory shows apart from the shell's
         claimed = outputs.claim_spare(spare, manifest, live) if spare is not None else None
-    with stage("reach"):
+    with stage("reach"):  # what the record pages are made from, and the pages a change reaches
+        state = PageState.of(model, *memo) if memo else None
         reach = _reach(model, state, manifest, claimed)
     usable = claimed.spare if claimed is not None else None
     if spare is not None and usable is None:
@@ -207,9 +207,11 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
             for folder in trash:
                 discard(folder, out, background)
         report.linked, report.written, files, digest = outputs.finish(live, manifest, spare)
+        if state is not None and digest:
+            state.save(manifest, digest)  # for the next build into this output
     stage.seconds["write"] -= sum(secs - before.get(name, 0.0) for name, secs in stage.seconds.items()
                                   if name != "write")
-    return files, digest
+    return files
 
 
 def _reach(model: SiteModel, state: PageState | None, manifest: Path,
@@ -378,19 +380,15 @@ def _publish(root: Path, out: Path, at: str, publisher: KeyPair, now: dt.datetim
                          changes=len(model.history.events), stages=stage, result=result)
 
     memo = _page_memo(model, result) if use_cache else None
-    with stage("reach"):  # what the record pages are made from, kept for the next build
-        state = PageState.of(model, *memo) if memo else None
     # The MkDocs shell is made once the output's manifests are loaded (``_write``): since
     # the directories are paged it adds little to them (RSS rose from 1,135 to 1,149 MiB
     # across it; 100,000 certificates, one record changed).
     with stage("statuses"):  # every record's, once, before the site's writers are forked (SiteModel)
         model.counts()
-    files, digest = _write(out, live, manifest, model, result, report, stage, memo, publisher, now, use_cache,
-                           delete_in_background, pending, strict, state)
+    files = _write(out, live, manifest, model, result, report, stage, memo, publisher, now, use_cache,
+                   delete_in_background, pending, strict)
     if use_cache:
         with stage("memo"):
             buildmemo.save(manifest, buildmemo.Memo(memo_key, str(root.resolve()), started, result.files,
                                                     report.summary()), buildmemo.output_digest(files))
-            if state is not None and digest:
-                state.save(manifest, digest)
     return report
