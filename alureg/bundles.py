@@ -17,7 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .outputs import emit, reuse
+import orjson
+
+from .outputs import emit, live_bytes, reuse
+from .pagereach import Page
 from .signing import KeyPair, canonical
 from .sitemodel import SiteModel
 from .snapshot import make_snapshot, record_digest
@@ -75,9 +78,20 @@ def bundle_bytes(bundle: dict[str, Any], encoded: Mapping[str, bytes]) -> bytes:
             + b',"type":' + canonical(bundle["type"]) + b"}")
 
 
+def _kept_closures(path: Path) -> dict[str, bytes]:
+    """The closure digests of the live output's list of leaves at ``path``'s place, by
+    claim id (none if it is not as the live manifest says, or not such a list)."""
+    data = live_bytes(path)
+    try:
+        leaves = orjson.loads(data)["leaves"] if data is not None else []
+        return {leaf[:-len(CLOSURE)]: bytes.fromhex(digest) for leaf, digest in leaves if leaf.endswith(CLOSURE)}
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        return {}
+
+
 def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Path, publisher: KeyPair,
                    now: dt.datetime, shared: str | None = None,
-                   known: Mapping[str, bytes] | None = None) -> dict[str, Any]:
+                   known: Mapping[str, bytes] | None = None, reach: set[Page] | None = None) -> dict[str, Any]:
     """Sign the snapshot over every record and every claim's closure; write it, the
     trust list, the list of leaves and the claim bundles. Returns the snapshot.
 
@@ -89,14 +103,19 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
     closure digest and Merkle path are those of the live one is kept without being
     put together: those two fix every byte of it (the path: by its shard's root and
     size and the leaf's place). ``known``: records' digests by id
-    that the check worked out already (alureg/checkcache.py keeps them)."""
+    that the check worked out already (alureg/checkcache.py keeps them). ``reach``:
+    the pages a change since the live output reaches (alureg/pagereach.py); a claim
+    page's inputs are its closure's records, so the closure of a claim whose page it
+    does not reach is the live output's (1.7 s of CPU for all at 100,000 claims)."""
     known = known or {}
+    api = out / "api" / "v1"
     digests = {rid: known.get(rid) or hashlib.sha256(canonical(r)).digest()  # = record_digest
                for rid, r in records.items()}
+    kept = _kept_closures(api / "snapshot-leaves.json") if reach is not None else {}
     for cid in sorted(model.claims):
-        digests[cid + CLOSURE] = record_digest(closure(claim_bundle(model, cid), digests))
+        digest = kept.get(cid) if reach is not None and ("c", cid) not in reach else None
+        digests[cid + CLOSURE] = digest or record_digest(closure(claim_bundle(model, cid), digests))
     snapshot, tree = make_snapshot(digests, model.trust, model.site_url, publisher, now)
-    api = out / "api" / "v1"
     _write(api / "snapshot.json", snapshot)
     _write(api / "trust.json", model.trust)
     _write_bytes(api / "snapshot-leaves.json", _leaves_bytes(snapshot, digests))

@@ -145,7 +145,7 @@ class CheckCache:
             cache.entries = {}  # missing, damaged, cut short or foreign: start afresh
         return cache
 
-    def lookup(self, rel: str, path: Path, now: Identity | None = None) -> Entry | None:
+    def lookup(self, rel: str, path: Path | str, now: Identity | None = None) -> Entry | None:
         """The stored result if it still holds for the file at ``path``; ``now``: its
         status if the caller has just taken it (the build memo has), else it is taken."""
         entry = self.entries.get(rel)
@@ -153,7 +153,7 @@ class CheckCache:
             return None
         if now is None:
             try:
-                st = path.lstat()
+                st = os.lstat(path)
             except OSError:
                 return None
             now = st.st_size, st.st_mtime_ns, st.st_ino

@@ -290,6 +290,26 @@ def carry(path: Path | str) -> int | None:
     return reuse(path, inputs) if inputs is not None else None
 
 
+def live_bytes(path: Path | str) -> bytes | None:
+    """What the live output holds at ``path``'s place (``path``: in the new output),
+    if the file is as the live manifest says (size, time, inode and SHA-256): for a
+    writer that reads what the last build made (alureg/bundles.py). None: it is not."""
+    run = _run
+    if run is None or run.live is None:
+        return None
+    rel = run.rel(path)
+    before = run.manifest.get(rel)
+    source = f"{run.live}{os.sep}{rel}"
+    if before is None or not _same(source, before):
+        return None
+    try:
+        with open(source, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data if hashlib.sha256(data).digest() == before[_STAT.size:_PLAIN] else None
+
+
 def _link(run: _Run, rel: str, path: Path | str, before: Entry, entry: Entry) -> bool:
     """Link the live output's file at ``rel`` (``before``: its manifest entry) into
     ``path``; ``entry``: the new manifest's entry for it."""

@@ -131,7 +131,7 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
     """Write the site into a folder beside ``out`` and swap it in (alureg/swap.py).
     Returns the new output's manifest."""
     spare = outputs.spare_folder(out, manifest) if use_cache else None
-    with stage("manifests"):  # the live output's and the spare's: their memory shows apart from the shell's
+    with stage("manifests"):  # the live output's and the spare's
         claimed = outputs.claim_spare(spare, manifest, live) if spare is not None else None
     with stage("reach"):  # what the record pages are made from, and the pages a change reaches
         state = PageState.of(model, *memo) if memo else None
@@ -159,10 +159,10 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         """One of the stages that write files no other stage reads (``SHARED_STAGES``);
         ``work``: an empty scratch folder for the shell."""
         if name == "shell":
-            return _write_shell(model, folder, work, manifest / "rows" if memo else None, memo)
+            return _write_shell(model, folder, work, RowMemo(model, manifest / "rows", memo) if memo else None)
         if name == "snapshot":
             return write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now,
-                                  memo[0] if memo else None, result.record_digests())
+                                  memo[0] if memo else None, result.record_digests(), reach)
         if name == "api":
             return write_api(model, folder, memo, reach)
         if name == "search":
@@ -227,12 +227,9 @@ def _reach(model: SiteModel, state: PageState | None, manifest: Path,
     return pagereach.reached(model, ids) if ids is not None else None
 
 
-def _write_shell(model: SiteModel, folder: Path, work: Path, rows_folder: Path | None,
-                 memo: tuple[str, dict[str, str]] | None) -> None:
+def _write_shell(model: SiteModel, folder: Path, work: Path, rows: RowMemo | None) -> None:
     """The MkDocs pages (alureg/shell.py), made in ``work`` (an empty folder), then
-    emitted into ``folder``; ``rows_folder``: where the directories' rows are kept
-    (RowMemo)."""
-    rows = RowMemo(model, rows_folder, memo) if rows_folder is not None and memo is not None else None
+    emitted into ``folder``; ``rows``: the directories' rows kept between builds."""
     build_shell(work / "site", work, fragments(model, rows), f"{model.scheme} registry")
     if rows is not None:
         rows.save()  # once every page's rows are made

@@ -140,12 +140,21 @@ def test_a_change_reaches_every_page_whose_digest_it_changed(registry: str, requ
 
 def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """After changes that move links (a claim's certificates, a certificate's
-    predecessor), only the pages reached have their inputs worked out; the others are
-    carried over, and the output is a cold build's. Without the kept state, or with
-    one of another output, every page's inputs are worked out again."""
+    """After changes that move links (a certificate's predecessor), only the pages
+    reached have their inputs worked out, and only the claims reached their closure's
+    digest (alureg/bundles.py); the others are carried over, and the output is a cold
+    build's. Without the kept state, or with one of another output, every page's
+    inputs are worked out again."""
+    from alureg import bundles
+
     worked: Counter[str] = Counter()
-    real = pagememo.page_digest
+    real, real_closure = pagememo.page_digest, bundles.closure
+
+    def closure(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        worked["closure"] += 1
+        return real_closure(*args, **kwargs)
+
+    monkeypatch.setattr(bundles, "closure", closure)
 
     def counting(model: SiteModel, shared: str, fingerprints: dict[str, str], folder: str, rid: str) -> bytes:
         worked[folder] += 1
@@ -156,31 +165,36 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
     now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
     out, cold = tmp_path / "out", tmp_path / "cold"
 
-    def rebuild() -> int:
+    def rebuild() -> tuple[int, int]:
+        """The pages whose inputs and the claims whose closure the warm build worked out."""
         worked.clear()
         build(scratch.root, out, AT, now=now, use_cache=True)
+        counts = sum(worked[f] for f in ("members", "certificates", "c", "status")), worked["closure"]
         build(scratch.root, cold, AT, now=now)
         assert _tree(out) == _tree(cold)
-        return sum(worked[f] for f in ("members", "certificates", "c", "status"))
+        return counts
 
-    everything = rebuild()
-    assert everything > 100
+    claims = len(list((scratch.root / "registry/claims").glob("*.yaml")))
+    everything, closures = rebuild()
+    assert everything > 100 and closures == claims
     # CRT-000108 now supersedes CRT-000107, which claim CLM-10020 rests on: the claim's
     # page shows the successor, though neither the claim nor CRT-000107 changed.
     scratch.change("certificates/CRT-000108.yaml", lambda d: d.update(supersedes="CRT-000107"))
-    assert 0 < rebuild() < everything / 4
+    pages, closures = rebuild()
+    assert 0 < pages < everything / 4 and 0 < closures < claims / 4
     assert "CRT-000108" in (out / "c/CLM-10020/index.html").read_text()
     scratch.change("certificates/CRT-000108.yaml", lambda d: d.pop("supersedes"))
-    assert 0 < rebuild() < everything / 4
-    claims = [f"registry/claims/CLM-{n}.yaml" for n in (10002, 10003)]
+    pages, closures = rebuild()
+    assert 0 < pages < everything / 4 and 0 < closures < claims / 4
 
     from alureg.caches import cache_dir
 
     kept = pagereach.state_file(cache_dir(out, "output"))
     kept.unlink()
-    scratch.change(claims[1], lambda d: d.update(valid_until="2027-01-31"))
-    assert rebuild() == everything  # no state: every page is worked out
+    claim = "registry/claims/CLM-10003.yaml"
+    scratch.change(claim, lambda d: d.update(valid_until="2027-01-31"))
+    assert rebuild() == (everything, claims)  # no state: every page is worked out
     data = orjson.loads(kept.read_bytes())
     kept.write_bytes(orjson.dumps({**data, "manifest": "0" * 64}))
-    scratch.change(claims[1], lambda d: d.update(valid_until="2027-02-28"))
-    assert rebuild() == everything  # the state of another output is not used
+    scratch.change(claim, lambda d: d.update(valid_until="2027-02-28"))
+    assert rebuild() == (everything, claims)  # the state of another output is not used
