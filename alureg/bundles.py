@@ -106,7 +106,7 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
     that the check worked out already (alureg/checkcache.py keeps them). ``reach``:
     the pages a change since the live output reaches (alureg/pagereach.py); a claim
     page's inputs are its closure's records, so the closure of a claim whose page it
-    does not reach is the live output's (1.7 s of CPU for all at 100,000 claims)."""
+    does not reach is the live output's, not worked out again."""
     known = known or {}
     api = out / "api" / "v1"
     digests = {rid: known.get(rid) or hashlib.sha256(canonical(r)).digest()  # = record_digest
