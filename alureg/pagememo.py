@@ -82,5 +82,10 @@ def page_digest(model: SiteModel, shared: str, fingerprints: dict[str, str], fol
     h = hashlib.sha256(f"{shared}\n{folder}/{rid}\n".encode())
     for dep in sorted(page_inputs(model, folder, rid)):
         h.update(f"{dep} {fingerprints.get(dep, 'absent')}\n".encode())
-    h.update(orjson.dumps(model.history.by_record.get(rid, [])))
+    h.update(history_bytes(model, rid))
     return h.digest()
+
+
+def history_bytes(model: SiteModel, rid: str) -> bytes:
+    """A record's change history, as page digests read it."""
+    return orjson.dumps(model.history.by_record.get(rid, []))

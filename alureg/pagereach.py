@@ -3,8 +3,8 @@ inputs (alureg/pagememo.py ``page_inputs``) hold a record that changed since the
 output was built. The others are carried over from the live output with the input
 digest its manifest holds for them, without their inputs being worked out again
 (alureg/outputs.py ``carry``): at 100,000 certificates, working out every page's
-inputs and digest took about 4.5 s of CPU of a rebuild after one change
-(docs/adr/0012-scale.md).
+inputs and digest took about 4.3 s of CPU of a rebuild after one change (py-spy,
+docs/adr/0012-scale.md).
 
 Each build keeps, beside the live output's manifest, what its pages were made from
 (``PageState``): the page memo's shared key and, for each record, its file's digest,
@@ -29,15 +29,11 @@ from typing import Any
 
 import orjson
 
+from .pagememo import history_bytes
 from .sitemodel import SiteModel
 
 FORMAT = 1
 Page = tuple[str, str]  # folder (as pagememo.page_inputs names them), record id
-
-
-def history_bytes(model: SiteModel, rid: str) -> bytes:
-    """A record's change history as its page digest reads it (alureg/pagememo.py)."""
-    return orjson.dumps(model.history.by_record.get(rid, []))
 
 
 def links(data: dict[str, Any]) -> list[str]:
