@@ -19,6 +19,7 @@ import datetime as dt
 import gc
 import multiprocessing as mp
 import resource
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -315,9 +316,33 @@ def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | 
     reuses the check results of unchanged record files. Claim QR codes are drawn by
     the claim pages in the holder's browser, not here."""
     try:
-        return _build(root, out, at, publisher, now, repository_url, use_cache, strict, delete_in_background)
+        with _one_build_into(out):
+            return _build(root, out, at, publisher, now, repository_url, use_cache, strict, delete_in_background)
     finally:
         gc.unfreeze()  # what the stages froze (Stages) is the collector's again
+
+
+@contextmanager
+def _one_build_into(out: Path) -> Iterator[None]:
+    """Refuse a second build into ``out`` while one runs: each writes its own folder
+    and swaps it in atomically, but both save the output's manifests, the page state
+    and the build memo with the caches, and the last to save need not be the last to
+    swap. A lock (flock) on a file with those caches, held until the build and the
+    processes it forked end; none where the platform has no flock."""
+    if sys.platform == "win32":
+        yield
+        return
+    import fcntl
+
+    folder = cache_dir(out, "output")
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "build.lock", "ab") as lock:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PublishError(f"not published: another build into {out} is running; "
+                               "run this one again when it has ended") from None
+        yield
 
 
 def _build(root: Path, out: Path, at: str | None, publisher: KeyPair | None, now: dt.datetime | None,

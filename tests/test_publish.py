@@ -135,3 +135,27 @@ def test_a_stage_failing_on_records_the_rules_refuse_is_reported_as_the_refusal(
     with pytest.raises(publish.PublishError, match="the registry has errors"):
         publish.build(scratch.root, tmp_path / "public", AT)
     assert not (tmp_path / "public").exists()
+
+
+def test_a_second_build_into_the_same_output_is_refused_while_one_runs(scratch: Scratch, tmp_path: Path) -> None:
+    """Two builds into one output would each save its manifests, page state and build
+    memo with the caches, in either order: while one runs (it holds the lock file with
+    those caches), another is refused with a clear error and changes nothing; once it
+    has ended, the next build goes ahead."""
+    import fcntl
+
+    from alureg.caches import cache_dir
+    from alureg.publish import PublishError, build
+
+    out = tmp_path / "public"
+    build(scratch.root, out, AT, use_cache=True)
+    caches = cache_dir(out, "output")
+    before = {p: p.read_bytes() for p in [*out.rglob("*"), *caches.rglob("*")] if p.is_file()}
+    scratch.change("registry/members/MEM-0003.yaml", lambda d: d.update(name="Kalgoora Alumina Holdings Pty Ltd"))
+    with open(caches / "build.lock", "ab") as running:  # as a build that runs holds it
+        fcntl.flock(running.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(PublishError, match=r"another build into .*public is running"):
+            build(scratch.root, out, AT, use_cache=True)
+        assert {p: p.read_bytes() for p in [*out.rglob("*"), *caches.rglob("*")] if p.is_file()} == before
+    build(scratch.root, out, AT, use_cache=True)
+    assert "Kalgoora Alumina Holdings" in (out / "members/MEM-0003/index.html").read_text()
