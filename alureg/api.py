@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
-from .outputs import carry, emit, reuse
-from .pagememo import PageMemo, file_digest, page_digest
-from .pagereach import Page
+from .outputs import emit, reuse
+from .pagememo import PageMemo, file_digest
+from .pagereach import Page, keep
 from .schema import all_schemas
 from .sitemodel import SiteModel
 
@@ -171,10 +171,8 @@ def write_api(model: SiteModel, out: Path, memo: PageMemo | None = None, reach: 
                 _json(path, data, inputs)
     for mid in model.members:
         path = f"{api}/status/{mid}.json"
-        if reach is not None and ("status", mid) not in reach and carry(path) is not None:
-            continue
-        inputs = page_digest(model, *memo, "status", mid) if memo else None
-        if inputs is None or reuse(path, inputs) is None:
+        size, inputs = keep(model, memo, reach, ("status", mid), path)
+        if size is None:
             _json(path, status_doc(model, mid), inputs)
     _json(api / "changes.json", {**meta, "history_available": model.history.available, "changes": [
         {"time": e.time, "commit": e.commit, **e.change.as_dict()} for e in model.history.newest(CHANGES)]})

@@ -262,20 +262,7 @@ def reuse(path: Path | str, inputs: bytes) -> int | None:
     there was made from the same inputs (``inputs``: their digest, alureg/pagememo.py)
     and nobody changed it since: its size; None: make it and ``emit`` it."""
     run = _run
-    if run is None:
-        return None
-    rel = run.rel(path)
-    had = run.spare.get(rel)
-    if had is not None and _inputs(had) == inputs and _same(path, had):
-        run.entries[rel] = had
-        run.linked += 1
-        return _size(had)
-    before = run.manifest.get(rel)
-    if run.live is None or before is None or _inputs(before) != inputs:
-        return None
-    if not _link(run, rel, path, before, before):
-        return None
-    return _size(before)
+    return _reuse(run, run.rel(path), path, inputs) if run is not None else None
 
 
 def carry(path: Path | str) -> int | None:
@@ -285,9 +272,24 @@ def carry(path: Path | str) -> int | None:
     run = _run
     if run is None:
         return None
-    before = run.manifest.get(run.rel(path))
+    rel = run.rel(path)
+    before = run.manifest.get(rel)
     inputs = _inputs(before) if before is not None else None
-    return reuse(path, inputs) if inputs is not None else None
+    return _reuse(run, rel, path, inputs) if inputs is not None else None
+
+
+def _reuse(run: _Run, rel: str, path: Path | str, inputs: bytes) -> int | None:
+    had = run.spare.get(rel)
+    if had is not None and _inputs(had) == inputs and _same(path, had):
+        run.entries[rel] = had
+        run.linked += 1
+        return _size(had)
+    before = run.manifest.get(rel)
+    if run.live is None or before is None or _inputs(before) != inputs:
+        return None
+    if not _link(run, rel, path, had, before, before):
+        return None
+    return _size(before)
 
 
 def live_bytes(path: Path | str) -> bytes | None:
@@ -310,11 +312,10 @@ def live_bytes(path: Path | str) -> bytes | None:
     return data if hashlib.sha256(data).digest() == before[_STAT.size:_PLAIN] else None
 
 
-def _link(run: _Run, rel: str, path: Path | str, before: Entry, entry: Entry) -> bool:
+def _link(run: _Run, rel: str, path: Path | str, had: Entry | None, before: Entry, entry: Entry) -> bool:
     """Link the live output's file at ``rel`` (``before``: its manifest entry) into
-    ``path``; ``entry``: the new manifest's entry for it."""
+    ``path``, where the spare holds ``had``; ``entry``: the new manifest's entry for it."""
     assert run.live is not None
-    had = run.spare.get(rel)
     if had is not None and had[:_STAT.size] == before[:_STAT.size] and _same(path, had):
         # The spare's file is the live one already (a link an earlier build made): a
         # build after one that remade every file's inputs (another day, other code)
@@ -327,7 +328,7 @@ def _link(run: _Run, rel: str, path: Path | str, before: Entry, entry: Entry) ->
     if not _same(source, before):
         return False
     try:
-        if rel in run.spare:
+        if had is not None:
             _clear(path)
         _parent(path)
         os.link(source, path)
@@ -360,7 +361,7 @@ def emit(path: Path | str, data: bytes | bytearray, inputs: bytes | None = None)
         return len(data)
     before = run.manifest.get(rel)
     if run.live is not None and before is not None and before[_STAT.size:_PLAIN] == digest \
-            and _link(run, rel, path, before, _with(before, inputs)):
+            and _link(run, rel, path, had, before, _with(before, inputs)):
         return len(data)
     if run.prefilled:
         _clear(path)

@@ -29,7 +29,8 @@ from typing import Any
 
 import orjson
 
-from .pagememo import history_bytes
+from .outputs import carry, reuse
+from .pagememo import PageMemo, history_bytes, page_digest
 from .sitemodel import SiteModel
 
 FORMAT = 1
@@ -90,9 +91,16 @@ def state_file(folder: Path) -> Path:
     return folder / "page-state.json"
 
 
-def forget(folder: Path) -> None:
-    """Drop the state (before a build replaces the output it describes)."""
-    state_file(folder).unlink(missing_ok=True)
+def keep(model: SiteModel, memo: PageMemo | None, reach: set[Page] | None, page: Page,
+         path: str) -> tuple[int | None, bytes | None]:
+    """Keep the file of ``page`` at ``path`` from the previous outputs: carried over if
+    the change does not reach the page, else kept or linked if the digest of its inputs
+    (with ``memo``) is the previous file's. Returns its size (None: the caller makes
+    it) and the digest worked out, for ``emit``."""
+    if reach is not None and page not in reach and (size := carry(path)) is not None:
+        return size, None
+    digest = page_digest(model, *memo, *page) if memo is not None else None
+    return (reuse(path, digest) if digest is not None else None), digest
 
 
 def changed(before: PageState, now: PageState) -> set[str] | None:

@@ -29,9 +29,9 @@ from markupsafe import Markup
 from .datadict import fields
 from .feeds import record_link
 from .forked import can_fork
-from .outputs import Taken, add_entries, carry, emit, flush, reuse, take_entries, worker_started
+from .outputs import Taken, add_entries, emit, flush, take_entries, worker_started
 from .pagememo import PageMemo, page_digest
-from .pagereach import Page
+from .pagereach import Page, keep
 from .qr import claim_url
 from .records import Kind
 from .rules import MUST_CERTIFY
@@ -152,12 +152,9 @@ def _render_chunk(chunk: list[tuple[str, str]]) -> tuple[Counter[str], Taken]:
     sizes: Counter[str] = Counter()
     for folder, rid in chunk:
         path = f"{out}/{folder}/{rid}/index.html"  # a string: Path joins cost 5 µs a page
-        size = carry(path) if reach is not None and (folder, rid) not in reach else None
+        size, inputs = keep(model, memo, reach, (folder, rid), path)
         if size is None:
-            inputs = page_digest(model, *memo, folder, rid) if memo is not None else None
-            size = reuse(path, inputs) if inputs is not None else None
-            if size is None:
-                size = _write(path, _PAGES[folder](model, rid), inputs)
+            size = _write(path, _PAGES[folder](model, rid), inputs)
         sizes[folder] += size
     return sizes, take_entries()
 

@@ -243,7 +243,9 @@ PARALLEL_FROM = 3000  # valid records; below this, a second process costs more t
 # In the order they are taken. The shell is one of them: it reads what the pages read
 # (the model, every status worked out before the fork), and made by the first process
 # before the manifests were loaded it kept the second process waiting 3.7 s of a
-# one-change rebuild at 100,000 certificates (docs/adr/0012-scale.md).
+# one-change rebuild at 100,000 certificates (docs/adr/0012-scale.md). Made with the
+# manifests loaded, it raises no peak: the second process ended the shell at 1,128 MiB,
+# the first had 1,207 MiB once they were loaded (that rebuild, bench at 4790c8b).
 SHARED_STAGES = ("shell", "snapshot", "api", "search", "feeds")
 
 
@@ -402,9 +404,6 @@ def _publish(root: Path, out: Path, at: str, publisher: KeyPair, now: dt.datetim
                          changes=len(model.history.events), stages=stage, result=result)
 
     memo = _page_memo(model, result) if use_cache else None
-    # The MkDocs shell is made once the output's manifests are loaded (``_write``): since
-    # the directories are paged it adds little to them (RSS rose from 1,135 to 1,149 MiB
-    # across it; 100,000 certificates, one record changed).
     with stage("statuses"):  # every record's, once, before the site's writers are forked (SiteModel)
         model.counts()
     files = _write(out, live, manifest, model, result, report, stage, memo, publisher, now, use_cache,
