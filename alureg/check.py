@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import marshal
 import multiprocessing as mp
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -116,10 +117,33 @@ def _examine(root: Path, index: int, kind: Kind, path: Path, trust: TrustList | 
 _JOB: tuple[Path, list[tuple[Kind, Path]], TrustList | None, Config] | None = None  # read by forked workers
 
 
-def _examine_chunk(indices: list[int]) -> list[_Examined]:
+def _examine_chunk(indices: list[int]) -> bytes:
+    """The chunk's results as a marshal blob of check cache rows (``_from_blob``): the
+    parent reads it in 13 µs a record against 22 µs for the pickled ``_Examined``, and
+    the workers write it in 4 µs against 10; marshal keeps each row's data (in the
+    entry and in the result alike) one object. A file that could not be read has no
+    entry and travels as its findings."""
     assert _JOB is not None
     root, files, trust, config = _JOB
-    return [_examine(root, i, *files[i], trust, config)[1] for i in indices]
+    rows: list[tuple[Any, ...]] = []
+    for i in indices:
+        done = _examine(root, i, *files[i], trust, config)[1]
+        if done.entry is not None:
+            rows.append((i, done.entry.row("")))
+        else:
+            rows.append((i, None, done.data, done.valid, [f.row() for f in done.findings]))
+    return marshal.dumps(rows, 4)
+
+
+def _from_blob(blob: bytes) -> Iterator[_Examined]:
+    """The results ``_examine_chunk`` sent (a worker of this process: trusted)."""
+    for row in marshal.loads(blob):  # noqa: S302
+        if row[1] is None:
+            i, _, data, valid, found = row
+            yield _Examined(i, data, valid, [Finding(*f) for f in found])
+        else:
+            entry = Entry.from_row(row[1])[1]
+            yield _Examined(row[0], entry.data, entry.valid, entry.findings, entry)
 
 
 def _examine_all(root: Path, files: list[tuple[Kind, Path]], trust: TrustList | None, config: Config,
@@ -135,8 +159,8 @@ def _examine_all(root: Path, files: list[tuple[Kind, Path]], trust: TrustList | 
         size = 1000
         chunks = [list(range(i, min(i + size, len(files)))) for i in range(0, len(files), size)]
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            for results in pool.map(_examine_chunk, chunks):
-                for done in results:
+            for blob in pool.map(_examine_chunk, chunks):
+                for done in _from_blob(blob):
                     kind, path = files[done.index]
                     record = None if done.data is None else Record(kind, root, relative(root, path), done.data)
                     yield record, done

@@ -49,7 +49,8 @@ FORMAT = 5  # 3: positions located; 4: digests; 5: marshal chunks after a JSON h
 CHUNK = 10_000  # entries per marshal blob: a blob and its rows are held at once, not the file
 _LENGTH = struct.Struct("<Q")
 RACY_NS = 2_000_000_000
-_LIBRARIES = ("PyYAML", "yaml-rs", "jsonschema", "jsonschema-rs", "orjson", "rfc8785", "base58", "cryptography")
+_LIBRARIES = ("PyYAML", "yaml-rs", "jsonschema", "jsonschema-rs", "orjson", "rfc8785", "based58", "cryptography",
+              "PyNaCl")
 
 
 @cache
@@ -87,7 +88,7 @@ class Entry:
 
     def row(self, rel: str) -> tuple[Any, ...]:
         return (rel, self.size, self.mtime_ns, self.inode, self.sha256, self.data, self.valid,
-                [(f.path, f.line, f.col, f.code, f.message) for f in self.findings], self.located, self.digest)
+                [f.row() for f in self.findings], self.located, self.digest)
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> tuple[str, Entry]:

@@ -104,6 +104,10 @@ class Finding:
     def severity(self) -> Severity:
         return CODES[self.code].severity
 
+    def row(self) -> tuple[str, int, int, str, str]:
+        """Its fields as a tuple (``Finding(*row)`` makes it again): for marshal."""
+        return self.path, self.line, self.col, self.code, self.message
+
     def text(self) -> str:
         prefix = "warning: " if self.severity is Severity.WARNING else ""
         return f"{self.path}:{self.line}:{self.col}: {self.code} {prefix}{self.message}"

@@ -13,9 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import base58
-
-from alureg.signing import KeyPair, sign_record, unsigned
+from alureg.signing import KeyPair, b58decode, b58encode, sign_record, unsigned
 
 from .conftest import Scratch
 
@@ -80,9 +78,9 @@ def _proof_edit(rel: str, edit: Callable[[dict[str, Any]], None]) -> Callable[[S
 
 def _malleable(proof: dict[str, Any]) -> None:
     """S + L: the same point equation holds, a lax verifier would accept it."""
-    raw = base58.b58decode(proof["proofValue"][1:])
+    raw = b58decode(proof["proofValue"][1:])
     s = int.from_bytes(raw[32:], "little") + ED25519_ORDER
-    proof["proofValue"] = "z" + base58.b58encode(raw[:32] + s.to_bytes(32, "little")).decode()
+    proof["proofValue"] = "z" + b58encode(raw[:32] + s.to_bytes(32, "little"))
 
 
 def _copied_proofs(scratch: Scratch) -> None:
@@ -99,7 +97,7 @@ SMALL_ORDER_POINT = bytes.fromhex("010000000000000000000000000000000000000000000
 
 
 def _multikey(raw: bytes) -> str:
-    return "z" + base58.b58encode(b"\xed\x01" + raw).decode()
+    return "z" + b58encode(b"\xed\x01" + raw)
 
 
 def _trust_with(entry: dict[str, Any], *, signers: tuple[str, ...] = ("root-1", "root-2"),

@@ -30,12 +30,13 @@ def test_parallel_check_equals_serial(scratch: Scratch, monkeypatch: pytest.Monk
     scratch.change("registry/claims/CLM-10001.yaml", lambda d: d["product"].update(gtin="2000000000016"))
     scratch.change("certificates/CRT-000105.yaml", lambda d: d.update(valid_until="2031-01-01"), resign=False)
     (scratch.root / "registry/members/MEM-0003.yaml").write_text("name: [unclosed\n", encoding="utf-8")
+    (scratch.root / "registry/members/notes.txt").write_text("not a record\n", encoding="utf-8")  # no entry
     serial = check(scratch.root, AT, workers=1)
     monkeypatch.setattr(check_module, "PARALLEL_FROM", 10)
     parallel = check(scratch.root, AT, workers=2)
     assert _summary(parallel) == _summary(serial)
     codes = {f.code for f in serial.findings}
-    assert {"RUL010", "SIG003", "YML001"} <= codes
+    assert {"RUL010", "SIG003", "YML001", "REF002"} <= codes
     assert [r.data for r in parallel.registry.records] == [r.data for r in serial.registry.records]
     assert parallel.record_digests() == serial.record_digests() == \
         {r.id: record_digest(r.data) for r in serial.valid}
