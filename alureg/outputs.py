@@ -30,10 +30,9 @@ the spare is not used.
 
 Writers call ``emit`` (or ``reuse`` first, with the digest of their inputs);
 ``begin``, ``complete`` and ``finish`` (alureg/publish.py) set up, tidy the spare and
-save the manifests. Files are written by a few threads of each process; ``flush``
-waits for them (``complete``, ``finish`` and ``take_entries`` do), and ``abandon``
-stops them after a failure. Forked page workers return the entries they made
-(``take_entries``). Tests compare builds that keep, link and write with cold builds,
+save the manifests; ``abandon`` forgets the run after a failure. Each process
+writes its files itself (``emit``: no writing threads). Forked page workers return the
+entries they made (``take_entries``). Tests compare builds that keep, link and write with cold builds,
 byte for byte (tests/test_scale.py, tests/test_buildmemo.py, tests/test_outputs.py).
 """
 
@@ -46,10 +45,7 @@ import os
 import shutil
 import struct
 import sys
-import threading
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,11 +120,6 @@ class _Run:
     trash: str = ""  # where files in the way are moved (``_clear``), beside ``new``
     trash_made: int = 0  # the process that made ``trash`` last (forked workers make it too)
     moved: Iterator[int] = field(default_factory=itertools.count)  # names in the trash (next() is atomic)
-    # Files are written by a few threads of this process (``_write_file``): see ``emit``.
-    writer: ThreadPoolExecutor | None = None
-    writer_pid: int = 0  # the process whose threads ``writer`` has (a forked worker makes its own)
-    pending: deque[Future[None]] = field(default_factory=deque)
-    lock: threading.Lock = field(default_factory=threading.Lock)  # a file in a folder's way: one thread at a time
 
     def rel(self, path: Path | str) -> str:
         """``path`` relative to ``new`` (pathlib's relative_to cost 7 µs a file; writers
@@ -239,8 +230,7 @@ def _parent(path: Path | str) -> None:
             os.makedirs(folder, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         if not os.path.isdir(folder):  # a file or a link in the way (as os.makedirs(exist_ok) judges)
-            with run.lock if run is not None else contextlib.nullcontext():
-                _make_room(Path(folder))
+            _make_room(Path(folder))
     if run is not None:
         run.folders.add(folder)
 
@@ -248,7 +238,7 @@ def _parent(path: Path | str) -> None:
 def _make_room(parent: Path) -> None:
     """Make the folder ``parent`` where a file (or a link) is in its way."""
     if parent.is_dir() and not parent.is_symlink():
-        return  # made by another thread meanwhile
+        return
     for up in reversed(parent.parents):
         if up.is_file() or up.is_symlink():
             up.unlink()
@@ -345,8 +335,7 @@ def _link(run: _Run, rel: str, path: Path | str, had: Entry | None, before: Entr
 def emit(path: Path | str, data: bytes | bytearray, inputs: bytes | None = None) -> int:
     """Write ``data`` to ``path`` (or keep the spare's or link the live output's
     identical file); its size. ``inputs``: the digest of what the bytes were made
-    from, for ``reuse`` next time. ``data`` must not change afterwards (threads
-    write it later)."""
+    from, for ``reuse`` next time."""
     run = _run
     if run is None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -366,21 +355,13 @@ def emit(path: Path | str, data: bytes | bytearray, inputs: bytes | None = None)
     if run.prefilled:
         _clear(path)
     run.written += 1
-    # Written by a few threads: creating a file cost about 200 µs here, mostly waiting
-    # for the disk, and four threads took 120 µs a file (a small test, with a build
-    # running beside it); a cold build of 100,000 certificates took 238 s with them and
-    # 307 s without (one pair, docs/adr/0012-scale.md). At most WRITES_PENDING are queued; ``flush`` waits for them.
-    if run.writer_pid != os.getpid():
-        run.writer, run.writer_pid, run.pending = ThreadPoolExecutor(WRITERS), os.getpid(), deque()
-    assert run.writer is not None
-    run.pending.append(run.writer.submit(_write_file, run, rel, path, data, digest, inputs))
-    if len(run.pending) > WRITES_PENDING:
-        run.pending.popleft().result()
+    # Written here, not by threads: four writing threads a process made a cold build of
+    # 100,000 certificates take 87–98 s (132–136 s of user CPU) against 81 s (122 s)
+    # without (three pairs, docs/adr/0012-scale.md). Creating a folder and a file costs
+    # about 30 µs of system time on this disk; threads creating files in one folder
+    # wait for its lock and for the GIL, and fewer than three cores share them.
+    _write_file(run, rel, path, data, digest, inputs)
     return len(data)
-
-
-WRITERS = 4  # threads writing files
-WRITES_PENDING = 64  # files handed to them and not yet written
 
 
 def _write_file(run: _Run, rel: str, path: Path | str, data: bytes | bytearray, digest: bytes,
@@ -399,16 +380,6 @@ def _write_file(run: _Run, rel: str, path: Path | str, data: bytes | bytearray, 
     finally:
         os.close(fd)
     run.entries[rel] = _entry(st, digest, inputs)
-
-
-def flush() -> None:
-    """Wait until every file handed to the writing threads is written (the first
-    error is raised here)."""
-    run = _run
-    if run is None or run.writer_pid != os.getpid():
-        return
-    while run.pending:
-        run.pending.popleft().result()
 
 
 def emit_tree(folder: Path, into: Path) -> None:
@@ -542,7 +513,6 @@ def begin(new: Path, live: Path, cache: Path, spare: SpareManifest | None = None
 def complete() -> None:
     """Before the swap: delete what the spare held that the new site does not have,
     and folders left empty."""
-    flush()
     run = _run
     if run is None or not run.prefilled:
         return
@@ -564,11 +534,9 @@ def complete() -> None:
 
 
 def worker_started() -> None:
-    """In a forked worker: forget the entries inherited from the parent (it has them)
-    and its writing threads (not in this process: the worker starts its own)."""
+    """In a forked worker: forget the entries inherited from the parent (it has them)."""
     if _run is not None and os.getpid() != _run.pid:
         _run.pid = os.getpid()
-        _run.writer, _run.writer_pid, _run.pending = None, 0, deque()
         take_entries()
 
 
@@ -581,7 +549,6 @@ def take_entries() -> Taken:
     run = _run
     if run is None:
         return {}, 0, 0
-    flush()
     out = (run.entries, run.linked, run.written)
     run.entries, run.linked, run.written = {}, 0, 0
     return out
@@ -627,12 +594,9 @@ def finish(live: Path, cache: Path, spare: Path | None = None) -> tuple[int, int
     Returns the counts, unchanged (kept or linked) and written, the manifest and the
     SHA-256 of its file ("": none was saved)."""
     global _run
-    flush()
     run, _run = _run, None
     if run is None:
         return 0, 0, {}, ""
-    if run.writer is not None and run.writer_pid == os.getpid():
-        run.writer.shutdown()
     cache.mkdir(parents=True, exist_ok=True)
     _manifest_file(cache, SPARE_SUFFIX).unlink(missing_ok=True)  # it would be based on the old live manifest
     digest = _save(cache, "manifest", live.resolve(), run.entries)
@@ -651,9 +615,6 @@ def file_stat(entry: Entry) -> tuple[int, int, int]:
 
 
 def abandon() -> None:
-    """After a failed build: wait for the writing threads (their folder is deleted
-    next), whatever they raise, and forget the run."""
+    """After a failed build: forget the run."""
     global _run
-    run, _run = _run, None
-    if run is not None and run.writer is not None and run.writer_pid == os.getpid():
-        run.writer.shutdown(wait=True, cancel_futures=True)
+    _run = None

@@ -153,7 +153,7 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         try:
             _stages(folder)
         except BaseException:
-            outputs.abandon()  # its writing threads are done before the folder is deleted
+            outputs.abandon()
             raise
 
     def run(name: str, folder: Path, work: Path) -> Any:
@@ -284,8 +284,6 @@ class _Beside:
     two. The files it writes and keeps are added to this build's (alureg/outputs.py)."""
 
     def __init__(self, queue: _StageQueue, run: Callable[[str], Any]) -> None:
-        outputs.flush()  # no writing thread runs while the process is forked
-
         def job() -> tuple[dict[str, Any], Stages, outputs.Taken]:
             outputs.worker_started()
             side_stage = Stages()
