@@ -35,7 +35,7 @@ from .forked import can_fork
 from .records import Kind, Record, Registry, read_record, record_names, relative
 from .rollback import rollback_findings
 from .rules import Context, RulesBeside, run_rules
-from .signing import SigningError, canonical
+from .signing import SigningError, canonical, sorted_json_is_jcs
 from .trust import TrustList, pinned_root_problems, verify_record
 
 PARALLEL_FROM = 3000  # record files; below this, starting workers costs more than it saves
@@ -68,8 +68,8 @@ def _trust_findings(record: Record, trust: TrustList, config: Config) -> list[Fi
     return out
 
 
-def _proof_findings(record: Record, trust: TrustList, config: Config) -> list[Finding]:
-    result = verify_record(record.data, record.kind, trust, config)
+def _proof_findings(record: Record, trust: TrustList, config: Config, checked: bool | None = None) -> list[Finding]:
+    result = verify_record(record.data, record.kind, trust, config, checked)
     out = [
         record.finding(c.code, c.message, "proof", c.index)
         for c in result.checks
@@ -95,20 +95,23 @@ def _examine(root: Path, index: int, kind: Kind, path: Path, trust: TrustList | 
     done = read_record(root, kind, path)
     record, findings = done.record, done.findings
     problems: list[Finding] = []
+    checked = False  # sorted_json_is_jcs(data): one walk for the proofs and the digest (signing.canonical)
     if record is not None:
         # A record fresh from `new` is reported for its placeholders alone, not for
         # every schema rule they break.
         problems = placeholders(record) or schema.validate(record)
         findings += problems
-        if not problems and trust is not None:
-            # Without a usable trust list every proof would fail; its own findings say why.
-            findings += _proof_findings(record, trust, config)
+        if not problems:
+            checked = sorted_json_is_jcs(record.data)
+            if trust is not None:
+                # Without a usable trust list every proof would fail; its own findings say why.
+                findings += _proof_findings(record, trust, config, checked)
     valid = record is not None and not problems
     data = record.data if record is not None else None
     digest = None
     if valid and data is not None:
         with suppress(SigningError):  # then the snapshot stage works it out, and says why it cannot
-            digest = hashlib.sha256(canonical(data)).digest()  # = snapshot.record_digest
+            digest = hashlib.sha256(canonical(data, checked=checked)).digest()  # = snapshot.record_digest
     entry = None if done.raw is None or done.stat is None else \
         file_entry(done.raw, done.stat, data, valid, findings, digest)
     return record, _Examined(index, data, valid, findings, entry)

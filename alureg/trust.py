@@ -27,6 +27,7 @@ from .signing import (
     is_safe_public_key,
     key_of_verification_method,
     public_key_from_multibase,
+    sorted_json_is_jcs,
     unsigned,
     verify_proof,
 )
@@ -132,9 +133,10 @@ class VerificationResult:
 
 def check_proof(
     document: Mapping[str, Any], proof: Any, index: int, kind: Kind | str, trust: TrustList,
-    roles: frozenset[str] | None = None, digest: bytes | None = None,
+    roles: frozenset[str] | None = None, digest: bytes | None = None, checked: bool = False,
 ) -> ProofCheck:
-    """One proof, steps 1-6 above. ``roles`` overrides who may sign (the snapshot)."""
+    """One proof, steps 1-6 above. ``roles`` overrides who may sign (the snapshot);
+    ``checked``: as for ``signing.verify_proof``."""
     # 1. well formed
     if not isinstance(proof, Mapping):
         return ProofCheck(index, None, "SIG002", "proof must be a mapping")
@@ -168,7 +170,7 @@ def check_proof(
         return ProofCheck(index, key, "SIG007", f"key {key.key_id} has role {key.role}, which may not sign a {what}")
     # 6. signature
     try:
-        good = verify_proof(document, proof, key.raw, digest)
+        good = verify_proof(document, proof, key.raw, digest, checked=checked)
     except SigningError as e:
         return ProofCheck(index, key, "SIG002", str(e))
     if not good:
@@ -180,11 +182,14 @@ def check_proof(
 
 
 def verify_record(
-    data: Mapping[str, Any], kind: Kind, trust: TrustList, config: Config | None = None
+    data: Mapping[str, Any], kind: Kind, trust: TrustList, config: Config | None = None,
+    checked: bool | None = None,
 ) -> VerificationResult:
     """Check every proof of a record and whether the required signers are all there.
 
     ``config`` is needed for the trust list itself (pinned root keys and threshold).
+    ``checked``: ``signing.sorted_json_is_jcs(data)`` if the caller has it (None: it
+    is worked out here, once for the document and every proof's options).
     """
     proofs = data.get("proof")
     if not proofs:
@@ -192,11 +197,14 @@ def verify_record(
     if not isinstance(proofs, list):  # data from a mirror is not schema-checked first
         return VerificationResult([ProofCheck(0, None, "SIG002", "proof must be a list of proofs")], [])
     document = unsigned(data)
+    if checked is None:
+        checked = sorted_json_is_jcs(data)
     try:
-        digest: bytes | None = document_hash(document)
+        digest: bytes | None = document_hash(document, checked=checked)
     except SigningError:
         digest = None  # each proof reports it
-    checks = [check_proof(document, p, i, kind, trust, digest=digest) for i, p in enumerate(proofs)]
+    checks = [check_proof(document, p, i, kind, trust, digest=digest, checked=checked)
+              for i, p in enumerate(proofs)]
     good = [c.key for c in checks if c.ok and c.key is not None]
     missing: list[tuple[str, str]] = []
     if kind is Kind.TRUST_LIST:

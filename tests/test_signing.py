@@ -110,6 +110,20 @@ def test_changed_field_fails(trust: TrustList) -> None:
     assert _codes(data, Kind.MEMBER, trust) == ["SIG003", "SIG008"]
 
 
+def test_a_record_beyond_the_fast_canonical_path_verifies(trust: TrustList, demo_keys: dict[str, KeyPair]) -> None:
+    """Keys that sort one way in UTF-16 and another in code points: sorted JSON is not
+    RFC 8785 there, so the one walk verify_record makes for the document and every
+    proof's options must send them to the reference, and a signature over the RFC
+    8785 bytes verifies."""
+    from alureg.signing import sorted_json_is_jcs
+
+    data = _record(MEMBER) | {"notes": {"\ud7ff": "a", "\U0001f600": "b", "\ufb33": "c"}}
+    signed = _only(data, demo_keys["secretariat-2026"])
+    assert not sorted_json_is_jcs(signed)
+    assert verify_record(signed, Kind.MEMBER, trust).ok
+    assert not verify_record(signed, Kind.MEMBER, trust, checked=True).ok  # orjson's bytes are not what was signed
+
+
 def test_changed_proof_time_fails(trust: TrustList) -> None:
     data = _record(MEMBER)
     data["proof"][0]["created"] = "2026-11-20T09:00:01Z"
