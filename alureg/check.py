@@ -265,11 +265,11 @@ class Examination:
         """Save the check cache (if used) with the positions the rules located."""
         if self.cache is None:
             return
-        for i in range(len(self.files)):
+        for i, (_, rel) in enumerate(self.files):
             record, done = self.examined[i]
             if record is not None and done.entry is not None and record.located != done.entry.located:
                 done.entry.located = record.located
-                self.cache.dirty = True
+                self.cache.mark(rel)
         self.cache.save({rel for kind, rel in self.files if kind is not Kind.TRUST_LIST})
 
     def finish(self, rule_findings: list[Finding]) -> CheckResult:

@@ -142,6 +142,53 @@ def test_check_cache_keeps_the_positions_the_rules_located(rules_beside: bool, s
     assert ("registry/members/MEM-0002.yaml", 7, 9) in {(f.path, f.line, f.col) for f in moved.findings}
 
 
+def test_check_cache_writes_few_changes_as_a_delta(scratch: Scratch, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check that changed few entries writes them to a delta beside the whole cache
+    file, which stays as it was; the next check reads both. A delta of another whole
+    file, or a damaged one, is ignored; past DELTA_MAX the whole file is written again.
+    Every result equals a cold check's."""
+    import orjson
+
+    from alureg import checkcache
+    from alureg.caches import cache_dir
+
+    def cached() -> int:
+        warm = check(scratch.root, AT, workers=1, use_cache=True)
+        assert _summary(warm) == _summary(check(scratch.root, AT, workers=1))
+        assert [r.data for r in warm.registry.records] == [r.data for r in check(scratch.root, AT).registry.records]
+        return warm.reused
+
+    def delta_head() -> dict[str, Any]:
+        return orjson.loads(delta.read_bytes().partition(b"\n")[0])  # type: ignore[no-any-return]
+
+    cached()
+    path = cache_dir(scratch.root, "check") / "records.json"
+    delta = path.with_name("records.json.delta")
+    whole = path.read_bytes()
+    assert not delta.exists()
+    scratch.change("registry/members/MEM-0003.yaml", lambda d: d.update(name="Kalgoora Alumina Holdings Pty Ltd"))
+    assert cached() == 82
+    assert path.read_bytes() == whole  # not written again
+    assert delta_head()["whole"] == orjson.loads(whole.partition(b"\n")[0])["id"] and delta_head()["dropped"] == []
+    assert cached() == 83  # the whole file and the delta: the changed record is not examined again
+    (scratch.root / "registry/claims/CLM-10002.yaml").unlink()
+    assert cached() == 82
+    assert delta_head()["dropped"] == ["registry/claims/CLM-10002.yaml"] and path.read_bytes() == whole
+    assert cached() == 82
+
+    kept = delta.read_bytes()
+    head, _, rest = kept.partition(b"\n")
+    for odd in (orjson.dumps(orjson.loads(head) | {"whole": "another"}) + b"\n" + rest,  # of another whole file
+                kept[:-20]):  # cut short
+        delta.write_bytes(odd)
+        assert cached() == 81  # the whole file's entries: the record changed since is examined again
+    monkeypatch.setattr(checkcache, "DELTA_MAX", 1)
+    scratch.change("registry/members/MEM-0002.yaml", lambda d: d.update(website="https://example.org/"))
+    assert cached() == 81
+    assert path.read_bytes() != whole and not delta.exists()  # written whole again
+    assert cached() == 82
+
+
 @pytest.mark.parametrize("damage", ["cut in a chunk", "cut after a chunk", "a chunk replaced", "not a chunk",
                                     "more after the end", "a length beyond the file", "the older format"])
 def test_check_cache_ignores_a_damaged_file(damage: str, scratch: Scratch, monkeypatch: pytest.MonkeyPatch) -> None:
