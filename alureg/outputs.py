@@ -119,7 +119,7 @@ class _Run:
     folders: set[str] = field(default_factory=set)  # made or seen in ``new`` (one mkdir each)
     trash: str = ""  # where files in the way are moved (``_clear``), beside ``new``
     trash_made: int = 0  # the process that made ``trash`` last (forked workers make it too)
-    moved: Iterator[int] = field(default_factory=itertools.count)  # names in the trash (next() is atomic)
+    moved: Iterator[int] = field(default_factory=itertools.count)  # names in the trash
 
     def rel(self, path: Path | str) -> str:
         """``path`` relative to ``new`` (pathlib's relative_to cost 7 µs a file; writers
@@ -359,7 +359,7 @@ def emit(path: Path | str, data: bytes | bytearray, inputs: bytes | None = None)
     # 100,000 certificates take 87–98 s (132–136 s of user CPU) against 81 s (122 s)
     # without (three pairs, docs/adr/0012-scale.md). Creating a folder and a file costs
     # about 30 µs of system time on this disk; threads creating files in one folder
-    # wait for its lock and for the GIL, and fewer than three cores share them.
+    # wait for its lock and for the GIL, and three processes share the two cores already.
     _write_file(run, rel, path, data, digest, inputs)
     return len(data)
 
