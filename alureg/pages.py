@@ -75,7 +75,7 @@ _DICT_ATTRIBUTES = frozenset(dir(dict))
 class _Environment(jinja2.Environment):
     """Jinja with ``record.field`` looked up as an item first in a dict (records are
     dicts): Jinja tries the attribute first, and the AttributeError it raises and
-    catches for each of a page's fields cost about 18 µs of its 150 (a synthetic
+    catches for each of a page's fields cost about 20 µs of its 150 (a synthetic
     registry's pages). Same result: a name that is not a dict's attribute can only
     be an item, and the names that are (``get``, ``items``) keep Jinja's way."""
 
