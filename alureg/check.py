@@ -32,7 +32,7 @@ from .config import Config, load_config
 from .editing import placeholders
 from .findings import Finding, Severity
 from .forked import can_fork
-from .records import Kind, Record, Registry, read_record, record_names, relative
+from .records import Kind, Record, Registry, read_record, record_names
 from .rollback import rollback_findings
 from .rules import Context, RulesBeside, run_rules
 from .signing import SigningError, canonical, sorted_json_is_jcs
@@ -117,7 +117,7 @@ def _examine(root: Path, index: int, kind: Kind, path: Path, trust: TrustList | 
     return record, _Examined(index, data, valid, findings, entry)
 
 
-_JOB: tuple[Path, list[tuple[Kind, Path]], TrustList | None, Config] | None = None  # read by forked workers
+_JOB: tuple[Path, list[tuple[Kind, str]], TrustList | None, Config] | None = None  # read by forked workers
 
 
 def _examine_chunk(indices: list[int]) -> bytes:
@@ -130,7 +130,8 @@ def _examine_chunk(indices: list[int]) -> bytes:
     root, files, trust, config = _JOB
     rows: list[tuple[Any, ...]] = []
     for i in indices:
-        done = _examine(root, i, *files[i], trust, config)[1]
+        kind, rel = files[i]
+        done = _examine(root, i, kind, root / rel, trust, config)[1]
         if done.entry is not None:
             rows.append((i, done.entry.row("")))
         else:
@@ -149,12 +150,13 @@ def _from_blob(blob: bytes) -> Iterator[_Examined]:
             yield _Examined(row[0], entry.data, entry.valid, entry.findings, entry)
 
 
-def _examine_all(root: Path, files: list[tuple[Kind, Path]], trust: TrustList | None, config: Config,
+def _examine_all(root: Path, files: list[tuple[Kind, str]], trust: TrustList | None, config: Config,
                  workers: int | None) -> Iterable[tuple[Record | None, _Examined]]:
+    """``files``: kinds and names relative to ``root``; a worker makes each one's Path."""
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(files) < PARALLEL_FROM or not can_fork():
-        for i, (kind, path) in enumerate(files):
-            yield _examine(root, i, kind, path, trust, config)
+        for i, (kind, rel) in enumerate(files):
+            yield _examine(root, i, kind, root / rel, trust, config)
         return
     global _JOB
     _JOB = (root, files, trust, config)
@@ -164,8 +166,8 @@ def _examine_all(root: Path, files: list[tuple[Kind, Path]], trust: TrustList | 
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
             for blob in pool.map(_examine_chunk, chunks):
                 for done in _from_blob(blob):
-                    kind, path = files[done.index]
-                    record = None if done.data is None else Record(kind, root, relative(root, path), done.data)
+                    kind, rel = files[done.index]
+                    record = None if done.data is None else Record(kind, root, rel, done.data)
                     yield record, done
     finally:
         _JOB = None
@@ -288,7 +290,7 @@ def _examine_registry(root: Path, at: str, against: str | None, workers: int | N
                       stats: Mapping[str, Identity]) -> Examination:
     config = load_config(root)
     # Names, not Paths: a Path for each of 220,000 files and its relative name again
-    # cost 0.9 s of every check; a Path is made for the files examined.
+    # cost 0.9 s of every check; a Path is made for the files examined, by the worker.
     files = list(record_names(root))
     registry = Registry(root)
     findings: list[Finding] = []
@@ -310,7 +312,7 @@ def _examine_registry(root: Path, at: str, against: str | None, workers: int | N
 
     cache = CheckCache.open(cache_dir(root, "check") / "records.json",
                             f"{code_digest()} {_trust_digest(trust_record, config)}") if use_cache else None
-    rest: list[tuple[Kind, Path]] = []
+    rest: list[tuple[Kind, str]] = []
     index_of: list[int] = []
     base = str(root)
     for i, (kind, rel) in enumerate(files):
@@ -322,7 +324,7 @@ def _examine_registry(root: Path, at: str, against: str | None, workers: int | N
                                                           dict(entry.located) if entry.located else None)
             examined[i] = (record, _Examined(i, entry.data, entry.valid, list(entry.findings), entry))
         else:
-            rest.append((kind, root / rel))
+            rest.append((kind, rel))
             index_of.append(i)
     for record, done in _examine_all(root, rest, usable, config, workers):
         examined[index_of[done.index]] = (record, done)

@@ -176,11 +176,14 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         # Made here, not by whichever process takes the shell: a second process killed
         # after a failure here cannot delete its own.
         work = tempfile.TemporaryDirectory(prefix="alureg-shell-")
-        beside = _Beside(queue, lambda name: run(name, folder, Path(work.name))) if parallel else None
+
+        def take(name: str) -> Any:
+            return run(name, folder, Path(work.name))
+        beside = _Beside(queue, take) if parallel else None
         try:
             with stage("pages"):
                 write_record_pages(model, folder, memo=memo, reach=reach)
-            done = queue.run(stage, lambda name: run(name, folder, Path(work.name)))
+            done = queue.run(stage, take)
             if beside is not None:
                 with stage("beside"):  # waiting for the second process
                     done |= beside.result(stage)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from alureg.signing import KeyPair, b58decode, b58encode, sign_record, unsigned
+from alureg.signing import KeyPair, b58decode, b58encode, public_key_to_multibase, sign_record, unsigned
 
 from .conftest import Scratch
 
@@ -94,10 +94,6 @@ def _copied_proofs(scratch: Scratch) -> None:
 # A trust-list entry with one of them would make a forged signature verify on a lax
 # verifier: S = 0 and R = the point satisfy the equation for any message.
 SMALL_ORDER_POINT = bytes.fromhex("0100000000000000000000000000000000000000000000000000000000000000")
-
-
-def _multikey(raw: bytes) -> str:
-    return "z" + b58encode(b"\xed\x01" + raw)
 
 
 def _trust_with(entry: dict[str, Any], *, signers: tuple[str, ...] = ("root-1", "root-2"),
@@ -199,7 +195,7 @@ CASES: list[Case] = [
     # --- the trust list ------------------------------------------------------------------
     Case("small-order-key-in-trust-list", "SIG013", TRUST, _trust_with(
         {"id": "auditor-weak", "role": "auditor", "holder": "Weak key (attack)", "audit_firm": "AUD-001",
-         "public_key": _multikey(SMALL_ORDER_POINT), "valid_from": "2026-11-01"})),
+         "public_key": public_key_to_multibase(SMALL_ORDER_POINT), "valid_from": "2026-11-01"})),
     Case("trust-change-below-root-threshold", "SIG010", TRUST, _trust_with(
         {"id": "secretariat-extra", "role": "secretariat", "holder": "Extra desk (attack)",
          "valid_from": "2026-11-01"}, signers=("root-1",), extra=_STRANGER)),
