@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 import orjson
 import pycountry
 from markupsafe import Markup
@@ -72,12 +73,46 @@ def country(code: str) -> str:
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
+try:  # MarkupSafe's own C escaping, which its ``escape`` wraps in a Markup
+    from markupsafe import _escape_inner
+except ImportError:  # pragma: no cover - another MarkupSafe: its escape as it is
+    _escape_inner = None
+
+
+def _escape(value: Any) -> str:
+    """What Jinja's autoescaping writes for ``{{ value }}``: ``markupsafe.escape``'s
+    characters, without the Markup object around a plain string. Jinja uses the
+    result only as output, joined into the page (compiler: ``_output_child_pre``),
+    where a Markup and its str are the same text. MarkupSafe 3 makes that object in
+    Python (``Markup.__new__``): 305 ns a value against 22, and a record page writes
+    about 85 values (128 against 105 µs a page, docs/adr/0012-scale.md). Anything
+    but a plain string (Markup, numbers, Undefined) goes to ``markupsafe.escape``."""
+    if type(value) is str and _escape_inner is not None:  # as markupsafe.escape tests it
+        return _escape_inner(value)  # type: ignore[no-any-return]
+    return markupsafe.escape(value)
+
+
+class _Template(jinja2.Template):
+    """A template whose output escaping is ``_escape``: the compiled code looks the
+    name ``escape`` up in the template's own namespace, shared by its blocks and
+    macros."""
+
+    @classmethod
+    def from_code(cls, environment: jinja2.Environment, code: Any, globals: Any,  # noqa: A002
+                  uptodate: Any = None) -> jinja2.Template:
+        template = super().from_code(environment, code, globals, uptodate)
+        template.root_render_func.__globals__["escape"] = _escape
+        return template
+
+
 class _Environment(jinja2.Environment):
     """Jinja with ``record.field`` looked up as an item first in a dict (records are
     dicts): Jinja tries the attribute first, and the AttributeError it raises and
     catches for each of a page's fields cost about 20 µs of its 150 (a synthetic
     registry's pages). Same result: a name that is not a dict's attribute can only
     be an item, and the names that are (``get``, ``items``) keep Jinja's way."""
+
+    template_class = _Template
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if obj.__class__ is dict and attribute not in _DICT_ATTRIBUTES:

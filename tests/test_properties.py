@@ -261,3 +261,21 @@ def test_script_json_equals_the_standard_library(data: Any) -> None:
     expected = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     safe = expected.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     assert str(script_json(data)) == safe
+
+
+@FAST
+@given(st.text(max_size=40), st.sampled_from(["{{ v }}", "<p title=\"{{ v }}\">{{ v }}</p>", "{{ v ~ '&' }}",
+                                              "{% set w %}<b>{{ v }}</b>{% endset %}{{ w }}{{ w | upper }}",
+                                              "{% macro m(x) %}[{{ x }}]{% endmacro %}{{ m(v) }}{{ m(v) | e }}"]))
+def test_page_escaping_equals_markupsafe(text: str, source: str) -> None:
+    """Record pages escape output with alureg/pages._escape: the text stock Jinja with
+    MarkupSafe's escape writes, for any text, in output, attributes, concatenation,
+    captured blocks and macros."""
+    import jinja2
+    import markupsafe
+
+    from alureg.pages import _escape, environment
+
+    assert _escape(text) == str(markupsafe.escape(text))
+    stock = jinja2.Environment(autoescape=True)
+    assert environment().from_string(source).render(v=text) == stock.from_string(source).render(v=text)

@@ -159,3 +159,23 @@ def test_a_second_build_into_the_same_output_is_refused_while_one_runs(scratch: 
         assert {p: p.read_bytes() for p in [*out.rglob("*"), *caches.rglob("*")] if p.is_file()} == before
     build(scratch.root, out, AT, use_cache=True)
     assert "Kalgoora Alumina Holdings" in (out / "members/MEM-0003/index.html").read_text()
+
+
+def test_page_templates_escape_with_the_fast_escape() -> None:
+    """Every template the record pages use writes its output through pages._escape
+    (alureg/pages.py: MarkupSafe's characters without a Markup per value), which gives
+    a Markup or a number, an Undefined, to MarkupSafe as it is."""
+    import markupsafe
+
+    from alureg.pages import SITE_DIR, _escape, environment
+
+    names = sorted(p.name for p in (SITE_DIR / "templates").glob("*.html"))
+    assert "certificate.html" in names
+    for name in names:
+        assert environment().get_template(name).root_render_func.__globals__["escape"] is _escape, name
+    assert _escape('<a href="x">\'&') == "&lt;a href=&#34;x&#34;&gt;&#39;&amp;"
+    assert type(_escape("plain")) is str
+    kept = markupsafe.Markup("<b>kept</b>")
+    assert _escape(kept) == kept and isinstance(_escape(kept), markupsafe.Markup)
+    assert _escape(7) == "7" and _escape(None) == "None"
+    assert environment().from_string("{{ a }}|{{ b }}").render(a="<x>", b=kept) == "&lt;x&gt;|<b>kept</b>"
