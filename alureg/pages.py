@@ -73,10 +73,9 @@ def country(code: str) -> str:
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
-try:  # MarkupSafe's own C escaping, which its ``escape`` wraps in a Markup
-    from markupsafe import _escape_inner
-except ImportError:  # pragma: no cover - another MarkupSafe: its escape as it is
-    _escape_inner = None
+# MarkupSafe's own escaping (C), which its ``escape`` wraps in a Markup; a MarkupSafe
+# without it (not the pinned one) is used through ``escape`` as it is.
+_escape_inner: Callable[[str], str] | None = getattr(markupsafe, "_escape_inner", None)
 
 
 def _escape(value: Any) -> str:
@@ -88,7 +87,7 @@ def _escape(value: Any) -> str:
     about 85 values (128 against 105 µs a page, docs/adr/0012-scale.md). Anything
     but a plain string (Markup, numbers, Undefined) goes to ``markupsafe.escape``."""
     if type(value) is str and _escape_inner is not None:  # as markupsafe.escape tests it
-        return _escape_inner(value)  # type: ignore[no-any-return]
+        return _escape_inner(value)
     return markupsafe.escape(value)
 
 

