@@ -97,7 +97,7 @@ class _Template(jinja2.Template):
     macros."""
 
     @classmethod
-    def from_code(cls, environment: jinja2.Environment, code: Any, globals: Any,  # noqa: A002
+    def from_code(cls, environment: jinja2.Environment, code: Any, globals: Any,
                   uptodate: Any = None) -> jinja2.Template:
         template = super().from_code(environment, code, globals, uptodate)
         template.root_render_func.__globals__["escape"] = _escape
