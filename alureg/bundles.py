@@ -78,6 +78,20 @@ def bundle_bytes(bundle: dict[str, Any], encoded: Mapping[str, bytes]) -> bytes:
             + b',"type":' + canonical(bundle["type"]) + b"}")
 
 
+def _encoded(record: Mapping[str, Any], digest: bytes) -> bytes:
+    """``canonical(record)``, given its ``record_digest``: orjson's sorted JSON when its
+    SHA-256 is that digest (which canonical made), else canonical's bytes. canonical
+    first walks the record to see whether the sorted JSON is RFC 8785 (about 4 µs);
+    at 100,000 claims it walked records 590,000 times here, and the stage without its
+    files took 5.9–6.3 s against 5.2–5.5 s with this (a scratch run, same bytes). A
+    SHA-256 cannot pass for other bytes."""
+    try:
+        fast = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        return canonical(record)
+    return fast if hashlib.sha256(fast).digest() == digest else canonical(record)
+
+
 def _kept_closures(path: Path) -> dict[str, bytes]:
     """The closure digests of the live output's list of leaves at ``path``'s place, by
     claim id (none if it is not as the live manifest says, or not such a list)."""
@@ -136,9 +150,9 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
         bundle = claim_bundle(model, cid)
         holder = bundle["holder"]["id"]
         if holder not in holders:
-            holders[holder] = canonical(records[holder])
-        encoded = {holder: holders[holder], cid: canonical(records[cid]),
-                   **{c["id"]: canonical(records[c["id"]]) for c in bundle["certificates"]}}
+            holders[holder] = _encoded(records[holder], digests[holder])
+        encoded = {holder: holders[holder], cid: _encoded(records[cid], digests[cid]),
+                   **{c["id"]: _encoded(records[c["id"]], digests[c["id"]]) for c in bundle["certificates"]}}
         # The closure's path alone proves every record of the bundle (alureg/verify.py,
         # step 5); records' own paths were half of each bundle's bytes. It leads to the
         # root of the closure's shard: a change elsewhere leaves the bundle as it was.

@@ -249,3 +249,23 @@ def test_cli_verify(claim_site: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     assert capsys.readouterr().out.splitlines()[-1].endswith("(no snapshot)")
     assert main(["verify", "CLM-99999", "--site", str(claim_site)]) == 1
     assert capsys.readouterr().out == "CANNOT-VERIFY\nreason: there is no published claim CLM-99999\n"
+
+
+def test_a_bundle_record_is_encoded_as_rfc_8785_even_where_sorted_json_is_not() -> None:
+    """Bundles take orjson's sorted JSON of a record only when its SHA-256 is the
+    record's digest (made with RFC 8785); keys that sort one way by code point and
+    another in UTF-16 (U+E000 against U+1F600, a surrogate pair) get RFC 8785's order."""
+    import hashlib
+
+    import orjson
+
+    from alureg.bundles import _encoded
+    from alureg.signing import canonical
+
+    plain = {"id": "CLM-1", "b": ["x", {"d": "é", "c": 1}], "a": True}
+    assert _encoded(plain, hashlib.sha256(canonical(plain)).digest()) == canonical(plain)
+    odd = {"id": "CLM-2", "\U0001f600": "later in code points", "\ue000": "later in UTF-16"}
+    sorted_json = orjson.dumps(odd, option=orjson.OPT_SORT_KEYS)
+    assert sorted_json != canonical(odd)  # the case the digest must catch
+    assert _encoded(odd, hashlib.sha256(canonical(odd)).digest()) == canonical(odd)
+    assert _encoded(plain, b"\0" * 32) == canonical(plain)  # a digest that does not match: RFC 8785's bytes
