@@ -14,7 +14,7 @@ import json
 import multiprocessing as mp
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -112,6 +112,13 @@ class _Environment(jinja2.Environment):
     be an item, and the names that are (``get``, ``items``) keep Jinja's way."""
 
     template_class = _Template
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        """A template's globals as a plain dict, not Jinja's ChainMap: each render copies
+        them (``dict(globals, **vars)``) and lists their names, which over a ChainMap
+        ran in Python. Jinja asks that globals not change once a template is loaded;
+        ``environment`` sets them before any is."""
+        return {**self.globals, **(d or {})}
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if obj.__class__ is dict and attribute not in _DICT_ATTRIBUTES:

@@ -172,7 +172,9 @@ def test_page_templates_escape_with_the_fast_escape() -> None:
     names = sorted(p.name for p in (SITE_DIR / "templates").glob("*.html"))
     assert "certificate.html" in names
     for name in names:
-        assert environment().get_template(name).root_render_func.__globals__["escape"] is _escape, name
+        template = environment().get_template(name)
+        assert template.root_render_func.__globals__["escape"] is _escape, name
+        assert type(template.globals) is dict and "country" in template.globals, name  # no ChainMap per render
     assert _escape('<a href="x">\'&') == "&lt;a href=&#34;x&#34;&gt;&#39;&amp;"
     assert type(_escape("plain")) is str
     kept = markupsafe.Markup("<b>kept</b>")
