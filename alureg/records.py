@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .findings import Finding
-from .loading import MAX_FILE_BYTES, Loaded, Path_, Problem, load_bytes, load_file
+from .loading import MAX_FILE_BYTES, Loaded, Path_, Problem, load_bytes, load_file, node_start
 
 
 class Kind(enum.StrEnum):
@@ -75,13 +75,27 @@ class Record:
             line, col = self.located[key]
             return line, col
         path: Path_ = tuple(where)
-        while path and path not in self._positions:
-            path = path[:-1]
-        line, col = self._positions.get(path, (1, 1))
+        found = self._walk(path) if "_positions" not in self.__dict__ else None
+        if found is None:
+            while path and path not in self._positions:
+                path = path[:-1]
+            found = self._positions.get(path, (1, 1))
+        line, col = found
         if self.located is None:
             self.located = {}
         self.located[key] = [line, col]
         return line, col
+
+    def _walk(self, path: Path_) -> tuple[int, int] | None:
+        """``locate`` by libyaml's node tree along ``path`` alone (loading.node_start);
+        None: find every position the way the loader does."""
+        try:
+            if os.lstat(self.path).st_size > MAX_FILE_BYTES:
+                return None
+            text = _read(self.path).decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            return None
+        return node_start(text, path)
 
     def finding(self, code: str, message: str, *where: str | int) -> Finding:
         line, col = self.locate(*where)

@@ -308,3 +308,29 @@ def test_yaml_rs_path_table_of_checked_strings_is_bounded(monkeypatch: pytest.Mo
             assert repr(rust) == repr(loading._event_load(text, track_positions=False).data)
             copy = "".join(list(rust["id"]))  # an equal string, a new object
             assert copy is not rust["id"] and loading._shared(copy) is rust["id"]  # one object per short string
+
+
+def test_node_start_places_a_path_where_the_builders_do() -> None:
+    """loading.node_start (what Record.locate asks first) walks libyaml's node tree
+    along one path: on every sample record and each edge case that loads, it gives
+    for every node, and for paths that go on past one, the place the event-stream
+    builder records (the deepest existing node along the path)."""
+    from alureg.loading import _event_load, node_start
+    from alureg.records import record_files
+
+    texts = [path.read_text(encoding="utf-8") for _, path in record_files(REPO)] + FAST_PATH_CASES + RUST_PATH_CASES
+    texts += ["a: 1\na: 2\n", "'a': x\na: y\n", "1: x\n'1': y\n", "a:\n  - b: 1\n    b: 2\n  - [x, {c: d}]\n",
+              "\ufeffa: b\n", "a: |\n  text\nb: >-\n  more\n", "{a: [1, {b: c}], d: e}\n", "# c\n\na:   # c\n  b\n"]
+    compared = 0
+    for text in texts:
+        reference = _event_load(text, track_positions=True)
+        if reference.data is None:
+            continue
+        for path in list(reference.positions):
+            for where in (path, (*path, "nope"), (*path, 99), (*path, 0, "x")):
+                deepest = where
+                while deepest and deepest not in reference.positions:
+                    deepest = deepest[:-1]
+                assert node_start(text.removeprefix("\ufeff"), where) == reference.positions[deepest], (text, where)
+                compared += 1
+    assert compared > 10_000
