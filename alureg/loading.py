@@ -376,6 +376,7 @@ def node_start(text: str, where: Path_) -> tuple[int, int] | None:
     if not _HAS_LIBYAML:
         return None
     loader = _NodeLoader(text)
+    node: Any
     try:
         node = loader.get_single_node()
     except (yaml.YAMLError, RecursionError):
@@ -385,10 +386,11 @@ def node_start(text: str, where: Path_) -> tuple[int, int] | None:
     if node is None or node.__class__ is not yaml.MappingNode:
         return None
     for step in where:
-        if node.__class__ is yaml.MappingNode and step.__class__ is str:
+        kind: Any = node.__class__
+        if kind is yaml.MappingNode and step.__class__ is str:
             found = next((value for key, value in node.value
                           if key.__class__ is yaml.ScalarNode and key.value == step), None)
-        elif node.__class__ is yaml.SequenceNode and step.__class__ is int and 0 <= step < len(node.value):
+        elif kind is yaml.SequenceNode and step.__class__ is int and 0 <= step < len(node.value):
             found = node.value[step]
         else:
             found = None
