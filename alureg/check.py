@@ -205,7 +205,10 @@ def check(root: Path, at: str, against: str | None = None, *, workers: int | Non
     taken it (the build memo's lookup: 220,000 files are not looked at twice)."""
     with _no_cycle_collection():
         examination = _examine_registry(root, at, against, workers, use_cache, stats or {})
-        return examination.finish(run_rules(examination.context, workers))
+        # The cache is saved while the rules' workers run (their groups leave a core
+        # idle part of the time: 2.6 s of rules, then 1.5 s of saving, at 220,000
+        # records); ``finish`` then saves the positions they located, as a delta.
+        return examination.finish(run_rules(examination.context, workers, meanwhile=examination.save_cache))
 
 
 class PendingCheck:

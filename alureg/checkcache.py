@@ -199,11 +199,14 @@ class CheckCache:
         if self.whole and len(self.changed) + len(self.dropped) <= DELTA_MAX:
             _write(_delta(self.path), head | {"whole": self.whole, "dropped": sorted(self.dropped)},
                    self.entries, sorted(self.changed))
-            return
-        self.whole = os.urandom(16).hex()
-        _write(self.path, head | {"id": self.whole}, self.entries, list(self.entries))
-        _delta(self.path).unlink(missing_ok=True)  # of the whole file before; its id says so anyway
-        self.changed, self.dropped = set(), set()
+        else:
+            whole = os.urandom(16).hex()
+            _write(self.path, head | {"id": whole}, self.entries, list(self.entries))
+            _delta(self.path).unlink(missing_ok=True)  # of the whole file before; its id says so anyway
+            self.whole, self.changed, self.dropped = whole, set(), set()
+        # Saved: a second save (``check`` saves while the rules run and after them)
+        # writes only if something changed since, as a delta of this whole file.
+        self.dirty = False
 
 
 _DAMAGED = (OSError, EOFError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, struct.error)

@@ -497,10 +497,12 @@ def _merged(records: list[Record], groups: list[list[int]], results: list[Group]
     return [f for n in range(len(RULES)) for f in by_rule[n]]
 
 
-def run_rules(ctx: Context, workers: int | None = None) -> list[Finding]:
+def run_rules(ctx: Context, workers: int | None = None, meanwhile: Callable[[], None] | None = None,
+              ) -> list[Finding]:
     """Every rule's findings, in RULES order. A large registry's rules run in forked
     workers, one per core (20-odd rules over 220,000 records took 5 s on one core),
-    each on the context as the parent built it."""
+    each on the context as the parent built it. ``meanwhile``: work for this process
+    while the workers run (only when there are workers)."""
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(ctx.valid) < PARALLEL_FROM or not can_fork():
         return [f for _, fn in RULES for f in fn(ctx)]
@@ -511,7 +513,10 @@ def run_rules(ctx: Context, workers: int | None = None) -> list[Finding]:
     _CONTEXT = ctx
     try:
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            results = list(pool.map(_run_group, groups))
+            pending = pool.map(_run_group, groups)  # submitted at once
+            if meanwhile is not None:
+                meanwhile()
+            results = list(pending)
     finally:
         _CONTEXT = None
     return _merged(ctx.registry.records, groups, results)

@@ -98,23 +98,42 @@ def test_check_cache_never_changes_a_result(scratch: Scratch, monkeypatch: pytes
     assert both("2027-06-30") == 83  # another day: the rules run again, the per-file results hold
 
 
-@pytest.mark.parametrize("rules_beside", [False, True])
-def test_check_cache_keeps_the_positions_the_rules_located(rules_beside: bool, scratch: Scratch,
+@pytest.mark.parametrize("rules", ["here", "beside", "workers"])
+def test_check_cache_keeps_the_positions_the_rules_located(rules: str, scratch: Scratch,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """A rule's finding on an unchanged file takes its line and column from the cache,
     without parsing the file again; a file changed since gets them found again. The
     build's check, whose rules run in a process of their own (large registries), saves
-    them too."""
-    from alureg import records, rules
+    them too; so does a check whose rules run in workers, which saves the cache while
+    they run and their positions after, as a delta."""
+    from alureg import records
+    from alureg import rules as rules_module
+    from alureg.caches import cache_dir
     from alureg.check import start_check
 
     at = "2027-06-30"  # members of the sample that joined long before hold no certificate by then
-    if rules_beside:
-        monkeypatch.setattr(rules, "PARALLEL_FROM", 0)
+    if rules == "beside":
+        monkeypatch.setattr(rules_module, "PARALLEL_FROM", 0)
         pending = start_check(scratch.root, at, use_cache=True)
         assert pending.rules.forked is not None
         assert any(f.code == "RUL012" for f in pending.result().findings)
         monkeypatch.undo()
+    elif rules == "workers":
+        monkeypatch.setattr(rules_module, "PARALLEL_FROM", 0)
+        saves: list[bool] = []  # whether the records held the rules' positions when the cache was saved
+        real_run = rules_module.run_rules
+
+        def spy_run(ctx: Any, workers: Any = None, meanwhile: Any = None) -> Any:
+            def save() -> None:
+                saves.append(any(r.located for r in ctx.registry.records))
+                meanwhile()
+            return real_run(ctx, 2, meanwhile=save)
+        monkeypatch.setattr(check_module, "run_rules", spy_run)
+        cold = check(scratch.root, at, use_cache=True)
+        monkeypatch.undo()
+        assert saves == [False]  # saved while the workers ran, before their positions came back
+        assert any(f.code == "RUL012" for f in cold.findings)
+        assert (cache_dir(scratch.root, "check") / "records.json.delta").is_file()  # the positions, after
     else:
         check(scratch.root, at, workers=1, use_cache=True)
     parsed: list[Path] = []
