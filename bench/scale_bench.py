@@ -19,10 +19,13 @@ takes ~27 s alone; listing the 580,000 output files with cold metadata, 13 s ins
 of 3).
 
 With --fresh-kernel-caches (root only), the kernel's caches of folders and inodes are
-emptied before each run (and before each comparison), as on a freshly started build
-machine: creating a file or a folder here took 60–80 µs with the 3.5 million inodes
-that earlier runs (and the outputs they moved aside) left cached, 4–16 µs after the
-caches were emptied (docs/adr/0012-scale.md, twelfth session).
+emptied before each cold run (and before each comparison), as on a freshly started
+build machine; the runs after a change follow the build before them, as on the
+machine that made it (emptied there, the 580,000 files kept from the last output are
+looked up cold, 6 s of pages instead of 2). Creating a file or a folder here took
+60–80 µs with the 3.5 million inodes that earlier runs (and the outputs they moved
+aside) left cached, 4–16 µs after the caches were emptied (docs/adr/0012-scale.md,
+twelfth session).
 
 Run: .venv/bin/python bench/scale_bench.py [--certificates N] [--runs R] [--build] [--compare]
 [--fresh-kernel-caches]
@@ -136,7 +139,7 @@ def main() -> None:
     parser.add_argument("--compare", action="store_true",
                         help="also time Hugo and plain Material for MkDocs rendering one page per record")
     parser.add_argument("--fresh-kernel-caches", action="store_true",
-                        help="empty the kernel's folder and inode caches before each run (needs root)")
+                        help="empty the kernel's folder and inode caches before each cold run and comparison (needs root)")
     parser.add_argument("--mkdocs-pages", type=int, default=20_000,
                         help="pages for the MkDocs comparison (its rate is extrapolated to every record)")
     args = parser.parse_args()
@@ -158,19 +161,19 @@ def main() -> None:
         check = [PY, "build.py", "check", "--root", str(root), "--at", AT]
         cache = Path(tmp)
 
-        def timed(label: str, before: Callable[[], None]) -> None:
+        def timed(label: str, before: Callable[[], None], cold: bool = False) -> None:
             """The median of --runs fresh `check` processes, ``before`` each one."""
             times, peak = [], 0
             for _ in range(args.runs):
                 before()
-                warm(root, fresh=fresh)
+                warm(root, fresh=fresh and cold)
                 secs, mem, _ = run(check, env)
                 times.append(secs)
                 peak = max(peak, mem)
             rows.append((label, median(times), peak / 1024))
 
         if args.runs:  # --runs 0: only the comparisons
-            timed("check, cold (no cache)", lambda: trash.put_contents(cache))
+            timed("check, cold (no cache)", lambda: trash.put_contents(cache), cold=True)
             timed("check, nothing changed (cache)", lambda: None)
             timed("check, one record changed (cache)", lambda: touch_one(root))
         stages = ""
@@ -182,13 +185,13 @@ def main() -> None:
                 trash.put_contents(cache)
                 trash.put(out)
 
-            for label, before in (("build, cold (no cache, no previous output)", nothing_kept),
-                                  ("build, one record changed", lambda: touch_one(root)),
-                                  ("build, nothing changed", lambda: None)):
+            for label, before, cold in (("build, cold (no cache, no previous output)", nothing_kept, True),
+                                        ("build, one record changed", lambda: touch_one(root), False),
+                                        ("build, nothing changed", lambda: None, False)):
                 times, peak, texts = [], 0, []
                 for _ in range(max(args.runs, 1)):
                     before()
-                    warm(root, out, fresh)
+                    warm(root, out, fresh and cold)
                     secs, mem, text = run(build, env)
                     times.append(secs)
                     peak = max(peak, mem)
@@ -246,8 +249,9 @@ def main() -> None:
         "files, `build.py synth`), each figure the median of the runs, each run a fresh process, the OS page "
         "cache warm (every file read just before: this VM's page cache is reclaimed actively, and reading "
         "the files from its disk takes about 27 s by itself)"
-        + ("; the kernel's folder and inode caches emptied before each run and each comparison, as on a "
-           "freshly started build machine." if args.fresh_kernel_caches else "."),
+        + ("; the kernel's folder and inode caches emptied before each cold run and each comparison, as on a "
+           "freshly started build machine (the runs after a change follow the build before them)."
+           if args.fresh_kernel_caches else "."),
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
         "",
         "| measure | seconds | peak memory (MiB) |",
