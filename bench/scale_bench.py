@@ -139,7 +139,8 @@ def main() -> None:
     parser.add_argument("--compare", action="store_true",
                         help="also time Hugo and plain Material for MkDocs rendering one page per record")
     parser.add_argument("--fresh-kernel-caches", action="store_true",
-                        help="empty the kernel's folder and inode caches before each cold run and comparison (needs root)")
+                        help="empty the kernel's folder and inode caches before each cold run and comparison "
+                             "(needs root)")
     parser.add_argument("--mkdocs-pages", type=int, default=20_000,
                         help="pages for the MkDocs comparison (its rate is extrapolated to every record)")
     args = parser.parse_args()
