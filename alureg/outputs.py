@@ -237,8 +237,6 @@ def _parent(path: Path | str) -> None:
 
 def _make_room(parent: Path) -> None:
     """Make the folder ``parent`` where a file (or a link) is in its way."""
-    if parent.is_dir() and not parent.is_symlink():
-        return
     for up in reversed(parent.parents):
         if up.is_file() or up.is_symlink():
             up.unlink()

@@ -75,7 +75,10 @@ class Record:
             line, col = self.located[key]
             return line, col
         path: Path_ = tuple(where)
-        found = self._walk(path) if "_positions" not in self.__dict__ else None
+        # The first place asked of a record is found along its path; any further one
+        # from every node's place, found once: a record with thousands of findings
+        # (a schema error each) would otherwise be parsed again for each.
+        found = self._walk(path) if not self.located and "_positions" not in self.__dict__ else None
         if found is None:
             while path and path not in self._positions:
                 path = path[:-1]

@@ -334,3 +334,37 @@ def test_node_start_places_a_path_where_the_builders_do() -> None:
                 assert node_start(text.removeprefix("\ufeff"), where) == reference.positions[deepest], (text, where)
                 compared += 1
     assert compared > 10_000
+
+
+def test_a_record_with_many_findings_is_parsed_for_its_places_at_most_twice(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first place asked of a record is found along its path (loading.node_start),
+    the others from every node's place, found once: a record with a schema error for
+    each of 300 values reads its file twice, not 300 times, and every place is the
+    event builder's."""
+    from alureg import records, schema
+    from alureg.loading import _event_load
+    from alureg.records import Kind, read_record
+
+    text = next((REPO / "registry/members").glob("*.yaml")).read_text(encoding="utf-8")
+    text = text.replace("activities:\n", "activities:\n" + "".join(f"  - not-an-activity-{i}\n" for i in range(300)), 1)
+    path = tmp_path / "registry/members/MEM-9999.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+    record = read_record(tmp_path, Kind.MEMBER, path).record
+    assert record is not None
+    calls: list[str] = []
+    real_walk, real_load = records.node_start, records.load_file
+    monkeypatch.setattr(records, "node_start", lambda *a: calls.append("walk") or real_walk(*a))
+    monkeypatch.setattr(records, "load_file", lambda *a, **k: calls.append("load") or real_load(*a, **k))
+    found = schema.validate(record)
+    assert len(found) >= 300
+    assert calls == ["walk", "load"]
+    places = _event_load(text, track_positions=True).positions
+    compared = 0
+    for f in found:
+        if "not-an-activity" in f.message:
+            index = int(f.message.split("not-an-activity-")[1].split("'")[0])
+            assert (f.line, f.col) == places[("activities", index)], f
+            compared += 1
+    assert compared == 300
