@@ -125,6 +125,10 @@ class CheckCache:
     whole: str = ""  # the random id of the whole file read ("": none was)
     changed: set[str] = field(default_factory=set)  # entries stored or updated since it was written
     dropped: set[str] = field(default_factory=set)  # and entries dropped since
+    # Chunks of rows as the check's workers encoded them (``adopt``), written as they
+    # are while each of their entries is still the one adopted, unchanged since.
+    blobs: list[tuple[bytes, list[tuple[str, Entry]]]] = field(default_factory=list)
+    adopted: dict[str, Entry] = field(default_factory=dict)
 
     @classmethod
     def open(cls, path: Path, context: str) -> CheckCache:
@@ -178,11 +182,32 @@ class CheckCache:
         self.entries[rel] = entry
         self.mark(rel)
 
+    def adopt(self, blob: bytes, entries: list[tuple[str, Entry]]) -> None:
+        """``store`` each entry, which ``blob`` holds as its rows (``Entry.row`` of each
+        by its name, in this order, marshalled as ``_write`` does): a whole file
+        written soon after takes the blob instead of encoding them again."""
+        for rel, entry in entries:
+            self.store(rel, entry)
+            self.adopted[rel] = entry
+        self.blobs.append((blob, entries))
+
     def mark(self, rel: str) -> None:
         """The entry of ``rel`` was changed in place: write it back."""
         self.changed.add(rel)
         self.dropped.discard(rel)
         self.dirty = True
+        self.adopted.pop(rel, None)  # its blob no longer says what it holds
+
+    def _usable_blobs(self) -> list[tuple[bytes, list[str]]]:
+        """The adopted blobs whose every entry is still the one adopted, unchanged."""
+        usable, taken = [], set()
+        for blob, entries in self.blobs:
+            rels = [rel for rel, _ in entries]
+            if all(self.adopted.get(rel) is entry and self.entries.get(rel) is entry and rel not in taken
+                   for rel, entry in entries):
+                usable.append((blob, rels))
+                taken.update(rels)
+        return usable
 
     def save(self, keep: set[str]) -> None:
         """Write the entries of the files that still exist (``keep``), atomically, unless
@@ -201,12 +226,16 @@ class CheckCache:
                    self.entries, sorted(self.changed))
         else:
             whole = os.urandom(16).hex()
-            _write(self.path, head | {"id": whole}, self.entries, list(self.entries))
+            blobs = self._usable_blobs()
+            done = {rel for _, rels in blobs for rel in rels}
+            _write(self.path, head | {"id": whole}, self.entries, [rel for rel in self.entries if rel not in done],
+                   [blob for blob, _ in blobs])
             _delta(self.path).unlink(missing_ok=True)  # of the whole file before; its id says so anyway
             self.whole, self.changed, self.dropped = whole, set(), set()
         # Saved: a second save (``check`` saves while the rules run and after them)
         # writes only if something changed since, as a delta of this whole file.
         self.dirty = False
+        self.blobs, self.adopted = [], {}
 
 
 _DAMAGED = (OSError, EOFError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, struct.error)
@@ -240,11 +269,16 @@ def _read(path: Path, context: str) -> tuple[dict[str, Any] | None, dict[str, En
         return head, entries
 
 
-def _write(path: Path, head: dict[str, Any], entries: dict[str, Entry], rels: list[str]) -> None:
-    """``head`` and the entries of ``rels``, atomically."""
+def _write(path: Path, head: dict[str, Any], entries: dict[str, Entry], rels: list[str],
+           blobs: list[bytes] | None = None) -> None:
+    """``head``, the ``blobs`` (chunks of rows already encoded) and the entries of
+    ``rels``, atomically."""
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with tmp.open("wb", buffering=1 << 20) as f:
         f.write(orjson.dumps(head) + b"\n")
+        for blob in blobs or []:
+            f.write(_LENGTH.pack(len(blob)))
+            f.write(blob)
         for start in range(0, len(rels), CHUNK):
             blob = marshal.dumps([entries[rel].row(rel) for rel in rels[start:start + CHUNK]], 4)
             f.write(_LENGTH.pack(len(blob)) + blob)

@@ -99,6 +99,9 @@ class Loaded:
     data: dict[str, Any] | None
     problems: list[Problem] = field(default_factory=list)
     positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    # True when the data is known to be what ``signing.sorted_json_is_jcs`` accepts
+    # (found while loading, without walking the data again); False: not known.
+    jcs: bool = False
 
 
 class _Stop(Exception):
@@ -470,7 +473,8 @@ def _settled(value: Any, depth: int, text: str) -> Any:
 
 
 def _rust_load(text: str) -> dict[str, Any] | None:
-    """The record's data by yaml-rs, or None when libyaml must read it."""
+    """The record's data by yaml-rs, or None when libyaml must read it. Its data is
+    strings under string keys only (``_settled``)."""
     if (yaml_rs is None or not _plain_shallow(text) or text.startswith("%") or "\n%" in text
             or _NOT_FOR_YAML_RS.search(text)):  # no directives; tabs are in _NOT_FOR_YAML_RS
         return None
@@ -491,7 +495,10 @@ def load_text(text: str, *, track_positions: bool = False) -> Loaded:
     if not track_positions:
         rust = _rust_load(text)
         if rust is not None:
-            return Loaded(rust)
+            # Only strings (``_rust_load``), and keys that are ASCII when the text is and
+            # has no escapes: what signing.sorted_json_is_jcs checks, known without its
+            # walk over every value (6 µs of each of 220,000 records in a cold check).
+            return Loaded(rust, jcs=text.isascii() and "\\" not in text)
     positions: dict[Path_, tuple[int, int]] | None = {} if track_positions else None
     fast = _fast_load(text, positions)
     if fast is not None:

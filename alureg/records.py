@@ -151,6 +151,7 @@ class RecordFile:
     findings: list[Finding]
     raw: bytes | None = None
     stat: os.stat_result | None = None
+    jcs: bool = False  # loading.Loaded.jcs
 
 
 def _read(path: Path) -> bytes:
@@ -185,7 +186,7 @@ def read_record(root: Path, kind: Kind, path: Path) -> RecordFile:
         loaded = load_bytes(raw)
     findings = [Finding(rel, p.line, p.col, p.code, p.message) for p in loaded.problems]
     record = Record(kind, root, rel, loaded.data) if loaded.data is not None else None
-    return RecordFile(record, findings, raw, st)
+    return RecordFile(record, findings, raw, st, loaded.jcs)
 
 
 def load_record(root: Path, kind: Kind, path: Path) -> tuple[Record | None, list[Finding]]:

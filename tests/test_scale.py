@@ -161,6 +161,58 @@ def test_check_cache_keeps_the_positions_the_rules_located(rules: str, scratch: 
     assert ("registry/members/MEM-0002.yaml", 7, 9) in {(f.path, f.line, f.col) for f in moved.findings}
 
 
+def test_check_cache_takes_the_workers_rows_as_they_came(scratch: Scratch, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check whose workers examined the files writes the whole cache file from the
+    rows they sent, without encoding those entries again; it holds what a serial check
+    writes, and an adopted entry changed before the save is written as it now is."""
+    from alureg import checkcache
+    from alureg.caches import cache_dir
+
+    path = cache_dir(scratch.root, "check") / "records.json"
+
+    def written() -> dict[str, tuple[Any, ...]]:
+        head, entries = checkcache._read(path, orjson_head(path)["context"])
+        assert head is not None
+        return {rel: entry.row(rel) for rel, entry in entries.items()}
+
+    serial = check(scratch.root, AT, workers=1, use_cache=True)
+    expected = written()
+    assert len(expected) == 83
+    path.unlink()
+
+    encoded: list[str] = []  # entries encoded again in this process
+    real_row = checkcache.Entry.row
+
+    def spy_row(self: Any, rel: str) -> Any:
+        encoded.append(rel)
+        return real_row(self, rel)
+    monkeypatch.setattr(checkcache.Entry, "row", spy_row)
+    monkeypatch.setattr(check_module, "PARALLEL_FROM", 10)
+    parallel = check(scratch.root, AT, workers=2, use_cache=True)
+    assert _summary(parallel) == _summary(serial) and parallel.reused == 0
+    assert encoded == [] and written() == expected
+    encoded.clear()
+
+    # An adopted entry changed in place (``mark``) is encoded again; its blob is not used.
+    cache = checkcache.CheckCache.open(path.with_name("other.json"), "test")
+    entries = list(checkcache._read(path, orjson_head(path)["context"])[1].items())
+    blob = __import__("marshal").dumps([real_row(e, rel) for rel, e in entries[:3]], 4)
+    cache.adopt(blob, entries[:3])
+    entries[1][1].valid = not entries[1][1].valid
+    cache.mark(entries[1][0])
+    cache.save({rel for rel, _ in entries[:3]})
+    assert sorted(encoded) == sorted(rel for rel, _ in entries[:3])  # the blob was not taken
+    again = checkcache._read(cache.path, "test")[1]
+    assert again[entries[1][0]].valid == entries[1][1].valid and len(again) == 3
+    assert cache.blobs == [] and cache.adopted == {}  # let go of once saved
+
+
+def orjson_head(path: Path) -> dict[str, Any]:
+    import orjson
+
+    return orjson.loads(path.read_bytes().partition(b"\n")[0])  # type: ignore[no-any-return]
+
+
 def test_check_cache_writes_few_changes_as_a_delta(scratch: Scratch, monkeypatch: pytest.MonkeyPatch) -> None:
     """A check that changed few entries writes them to a delta beside the whole cache
     file, which stays as it was; the next check reads both. A delta of another whole
