@@ -23,7 +23,10 @@ keeps the interned short strings shared (a record's ids, keys and codes; see
 alureg/loading.py) and read 220,000 entries in 1.6 s where JSON lines and sharing
 their strings again took 3.1 s, the larger part of a one-change rebuild's check at
 100,000 certificates (docs/adr/0012-scale.md). Unlike pickle it runs no code; its
-format is the Python version's, which is part of the context.
+format is the Python version's, which is part of the context. The check's workers
+send their results as such chunks, and a whole file written after them takes each
+chunk as it came while its entries are unchanged (``adopt``) instead of encoding
+220,000 entries again (3.4 s of a cold check).
 
 A check that changed few entries (one record edited: one entry) writes them, and the
 names of the entries it dropped, to a delta file beside the whole one (same format,
