@@ -45,6 +45,7 @@ import os
 import struct
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
@@ -202,15 +203,10 @@ class CheckCache:
         self.adopted.pop(rel, None)  # its blob no longer says what it holds
 
     def _usable_blobs(self) -> list[tuple[bytes, list[str]]]:
-        """The adopted blobs whose every entry is still the one adopted, unchanged."""
-        usable, taken = [], set()
-        for blob, entries in self.blobs:
-            rels = [rel for rel, _ in entries]
-            if all(self.adopted.get(rel) is entry and self.entries.get(rel) is entry and rel not in taken
-                   for rel, entry in entries):
-                usable.append((blob, rels))
-                taken.update(rels)
-        return usable
+        """The adopted blobs whose every entry is still the one adopted: not stored
+        again, marked or dropped since (each of these forgets it)."""
+        return [(blob, [rel for rel, _ in entries]) for blob, entries in self.blobs
+                if all(self.adopted.get(rel) is entry for rel, entry in entries)]
 
     def save(self, keep: set[str]) -> None:
         """Write the entries of the files that still exist (``keep``), atomically, unless
@@ -220,6 +216,7 @@ class CheckCache:
             return
         for rel in gone:
             del self.entries[rel]
+            self.adopted.pop(rel, None)
         self.changed &= self.entries.keys()  # not the trust list's, which is read every time
         self.dropped |= gone
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -273,13 +270,13 @@ def _read(path: Path, context: str) -> tuple[dict[str, Any] | None, dict[str, En
 
 
 def _write(path: Path, head: dict[str, Any], entries: dict[str, Entry], rels: list[str],
-           blobs: list[bytes] | None = None) -> None:
+           blobs: Sequence[bytes] = ()) -> None:
     """``head``, the ``blobs`` (chunks of rows already encoded) and the entries of
     ``rels``, atomically."""
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with tmp.open("wb", buffering=1 << 20) as f:
         f.write(orjson.dumps(head) + b"\n")
-        for blob in blobs or []:
+        for blob in blobs:
             f.write(_LENGTH.pack(len(blob)))
             f.write(blob)
         for start in range(0, len(rels), CHUNK):

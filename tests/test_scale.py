@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import marshal
 import shutil
 import tempfile
 from pathlib import Path
@@ -171,7 +172,7 @@ def test_check_cache_takes_the_workers_rows_as_they_came(scratch: Scratch, monke
     path = cache_dir(scratch.root, "check") / "records.json"
 
     def written() -> dict[str, tuple[Any, ...]]:
-        head, entries = checkcache._read(path, orjson_head(path)["context"])
+        head, entries = checkcache._read(path, _head(path)["context"])
         assert head is not None
         return {rel: entry.row(rel) for rel, entry in entries.items()}
 
@@ -193,21 +194,29 @@ def test_check_cache_takes_the_workers_rows_as_they_came(scratch: Scratch, monke
     assert encoded == [] and written() == expected
     encoded.clear()
 
-    # An adopted entry changed in place (``mark``) is encoded again; its blob is not used.
-    cache = checkcache.CheckCache.open(path.with_name("other.json"), "test")
-    entries = list(checkcache._read(path, orjson_head(path)["context"])[1].items())
-    blob = __import__("marshal").dumps([real_row(e, rel) for rel, e in entries[:3]], 4)
-    cache.adopt(blob, entries[:3])
-    entries[1][1].valid = not entries[1][1].valid
-    cache.mark(entries[1][0])
-    cache.save({rel for rel, _ in entries[:3]})
-    assert sorted(encoded) == sorted(rel for rel, _ in entries[:3])  # the blob was not taken
-    again = checkcache._read(cache.path, "test")[1]
-    assert again[entries[1][0]].valid == entries[1][1].valid and len(again) == 3
-    assert cache.blobs == [] and cache.adopted == {}  # let go of once saved
+    # The blob is taken while its entries are the ones adopted; an entry changed in place
+    # (``mark``) or whose file is gone makes the others be encoded again, as they now are.
+    rows = list(checkcache._read(path, _head(path)["context"])[1].items())[:3]
+    for case in ("as adopted", "marked", "dropped"):
+        entries = [(rel, checkcache.Entry.from_row(real_row(e, rel))[1]) for rel, e in rows]  # fresh copies
+        cache = checkcache.CheckCache.open(path.with_name(f"{case}.json"), "test")
+        cache.adopt(marshal.dumps([real_row(e, rel) for rel, e in entries], 4), entries)
+        keep = {rel for rel, _ in entries}
+        if case == "marked":
+            entries[1][1].valid = not entries[1][1].valid
+            cache.mark(entries[1][0])
+        elif case == "dropped":
+            keep.discard(entries[1][0])
+        encoded.clear()
+        cache.save(keep)
+        again = checkcache._read(cache.path, "test")[1]
+        assert {rel: real_row(e, rel) for rel, e in again.items()} == \
+            {rel: real_row(e, rel) for rel, e in entries if rel in keep}
+        assert sorted(encoded) == ([] if case == "as adopted" else sorted(keep))  # the blob taken or not
+        assert cache.blobs == [] and cache.adopted == {}  # let go of once saved
 
 
-def orjson_head(path: Path) -> dict[str, Any]:
+def _head(path: Path) -> dict[str, Any]:
     import orjson
 
     return orjson.loads(path.read_bytes().partition(b"\n")[0])  # type: ignore[no-any-return]
