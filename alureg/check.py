@@ -90,9 +90,10 @@ class _Examined:
     entry: Entry | None = None  # the file as read, for the caches (None: it could not be read)
 
 
-def _examine(root: Path, index: int, kind: Kind, path: Path, trust: TrustList | None,
+def _examine(root: Path, index: int, kind: Kind, rel: str, trust: TrustList | None,
              config: Config) -> tuple[Record | None, _Examined]:
-    done = read_record(root, kind, path)
+    """``rel``: the file's name relative to ``root`` (records.record_names)."""
+    done = read_record(root, kind, f"{root}/{rel}", rel)
     record, findings = done.record, done.findings
     problems: list[Finding] = []
     checked = False  # sorted_json_is_jcs(data): one walk for the proofs and the digest (signing.canonical)
@@ -136,7 +137,7 @@ def _examine_chunk(indices: list[int]) -> tuple[list[int], bytes, bytes]:
     unread: list[tuple[Any, ...]] = []
     for i in indices:
         kind, rel = files[i]
-        done = _examine(root, i, kind, root / rel, trust, config)[1]
+        done = _examine(root, i, kind, rel, trust, config)[1]
         if done.entry is not None:
             read.append(i)
             rows.append(done.entry.row(rel))
@@ -163,7 +164,7 @@ def _examine_all(root: Path, files: list[tuple[Kind, str]], trust: TrustList | N
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(files) < PARALLEL_FROM or not can_fork():
         for i, (kind, rel) in enumerate(files):
-            record, done = _examine(root, i, kind, root / rel, trust, config)
+            record, done = _examine(root, i, kind, rel, trust, config)
             if cache is not None and done.entry is not None:
                 cache.store(rel, done.entry)
             yield record, done
@@ -326,7 +327,7 @@ def _examine_registry(root: Path, at: str, against: str | None, workers: int | N
     trust_files = [(i, f) for i, f in enumerate(files) if f[0] is Kind.TRUST_LIST]
     examined: dict[int, tuple[Record | None, _Examined]] = {}
     for i, (kind, rel) in trust_files:
-        record, done = _examine(root, i, kind, root / rel, None, config)
+        record, done = _examine(root, i, kind, rel, None, config)
         examined[i] = (record, done)
         if record is not None and done.valid and usable is None:
             usable = trust = TrustList.from_data(record.data)
