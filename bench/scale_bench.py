@@ -25,7 +25,10 @@ machine that made it (emptied there, the 580,000 files kept from the last output
 looked up cold, 6 s of pages instead of 2). Creating a file or a folder here took
 60–80 µs with the 3.5 million inodes that earlier runs (and the outputs they moved
 aside) left cached, 4–16 µs after the caches were emptied (docs/adr/0012-scale.md,
-twelfth session).
+twelfth session). Files freed in the minutes before a run slow its file creation
+three to six times on this VM's journal-less ext4, whatever the caches: the figures
+note a probe of it before each cold build (``creation_probe``); start a run at least
+seven minutes after deleting a large output.
 
 Run: .venv/bin/python bench/scale_bench.py [--certificates N] [--runs R] [--build] [--compare]
 [--fresh-kernel-caches]
@@ -85,6 +88,34 @@ def warm(root: Path, out: Path | None = None, fresh: bool = False) -> None:
         path.read_bytes()
     if out is not None and out.is_dir():
         subprocess.run(["find", str(out), "-printf", "%s\n"], stdout=subprocess.DEVNULL, check=True)
+
+
+PROBE_FOLDERS = 2_000
+PROBE_SLOW_US = 150  # above this a folder with a file, inodes freed in the last minutes are in the way
+
+
+def creation_probe(parent: Path, trash: Trash) -> float:
+    """Microseconds to create a folder holding one 6 kB file, over ``PROBE_FOLDERS`` of
+    them (as a build's record pages are made), in a new folder under ``parent`` that
+    goes to ``trash``. On a journal-less ext4 (this VM's disk) the kernel passes over
+    every inode freed within the last one to six minutes before it hands one out
+    (``recently_deleted`` in fs/ext4/ialloc.c): after a large deletion, creating files
+    took three to six times as long (docs/adr/0012-scale.md, fourteenth session), so a
+    cold build's figure is only comparable with this probe's beside it."""
+    folder = Path(tempfile.mkdtemp(prefix="alureg-bench-probe-", dir=parent))
+    data = b"x" * 6000
+    started = time.perf_counter()
+    for i in range(PROBE_FOLDERS):
+        sub = f"{folder}/{i}"
+        os.mkdir(sub)
+        fd = os.open(f"{sub}/index.html", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+    elapsed = time.perf_counter() - started
+    trash.put(folder)
+    return elapsed / PROBE_FOLDERS * 1e6
 
 
 def touch_one(root: Path) -> None:
@@ -178,6 +209,7 @@ def main() -> None:
             timed("check, nothing changed (cache)", lambda: None)
             timed("check, one record changed (cache)", lambda: touch_one(root))
         stages = ""
+        probes: list[float] = []  # creation_probe before each cold build
         if args.build:
             out = Path(tmp).parent / f"{Path(tmp).name}-public"
             build = [PY, "build.py", "build", "--root", str(root), "--out", str(out), "--at", AT, "--timings"]
@@ -193,6 +225,8 @@ def main() -> None:
                 for _ in range(max(args.runs, 1)):
                     before()
                     warm(root, out, fresh and cold)
+                    if cold:
+                        probes.append(creation_probe(out.parent, trash))
                     secs, mem, text = run(build, env)
                     times.append(secs)
                     peak = max(peak, mem)
@@ -202,6 +236,11 @@ def main() -> None:
                 stages += f"\n- {label} ({', '.join(f'{t:.1f}' for t in times)} s; the median run): " + "; ".join(
                     line for line in middle.splitlines()
                     if line.startswith(("stages", "peak", "beside", "files", "nothing")))
+            notes.append(f"Creating a folder with a 6 kB file ({PROBE_FOLDERS:,} of them, `creation_probe`) just "
+                         f"before each cold build: {', '.join(f'{p:.0f}' for p in probes)} µs"
+                         + (f"; above {PROBE_SLOW_US} µs files freed in the minutes before slowed the build, and "
+                            "its figure is not comparable" if max(probes, default=0) > PROBE_SLOW_US else "")
+                         + ".")
             size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
             files = sum(1 for f in out.rglob("*") if f.is_file())
             notes.append(f"Published output: {size / 2**20:,.0f} MiB in {files:,} files.")
