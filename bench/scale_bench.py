@@ -252,7 +252,7 @@ def main() -> None:
 
         every = read_records(root)
         # Their outputs go to the trash, not deleted at once: Hugo's 220,000 files freed
-        # just before MkDocs ran slowed its file creation (``creation_probe``).
+        # just before MkDocs runs would slow its file creation (``creation_probe``).
         compared = Path(tempfile.mkdtemp(prefix="alureg-compare-"))
         try:
             drop_kernel_caches(fresh)
