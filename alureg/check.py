@@ -93,7 +93,7 @@ class _Examined:
 def _examine(root: Path, index: int, kind: Kind, rel: str, trust: TrustList | None,
              config: Config) -> tuple[Record | None, _Examined]:
     """``rel``: the file's name relative to ``root`` (records.record_names)."""
-    done = read_record(root, kind, f"{root}/{rel}", rel)
+    done = read_record(root, kind, rel)
     record, findings = done.record, done.findings
     problems: list[Finding] = []
     checked = False  # sorted_json_is_jcs(data): one walk for the proofs and the digest (signing.canonical)
@@ -158,7 +158,7 @@ def _from_chunk(read: list[int], blob: bytes, unread: bytes) -> tuple[list[Entry
 
 def _examine_all(root: Path, files: list[tuple[Kind, str]], trust: TrustList | None, config: Config,
                  workers: int | None, cache: CheckCache | None = None) -> Iterable[tuple[Record | None, _Examined]]:
-    """``files``: kinds and names relative to ``root``; a worker makes each one's Path.
+    """``files``: kinds and names relative to ``root`` (``read_record`` reads by name).
     ``cache``: gets the entries of the files read (``CheckCache.store``, or with the
     workers' blobs ``CheckCache.adopt``)."""
     workers = workers or os.cpu_count() or 1

@@ -234,9 +234,9 @@ def test_the_check_takes_the_record_files_status_from_the_memo(scratch: Scratch,
             looked.append(self.name)
         return real_lstat(self)
 
-    def spy_read(root: Path, kind: Any, path: Path | str, rel: str | None = None) -> Any:
-        read.append(os.path.basename(path))
-        return real_read(root, kind, path, rel)
+    def spy_read(root: Path, kind: Any, rel: str) -> Any:
+        read.append(rel.rsplit("/", 1)[-1])
+        return real_read(root, kind, rel)
 
     monkeypatch.setattr(Path, "lstat", spy)
     monkeypatch.setattr(check_module, "read_record", spy_read)

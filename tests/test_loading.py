@@ -283,11 +283,11 @@ def test_read_record_refuses_links_and_folders(tmp_path: Path) -> None:
     (folder / "CRT-2.yaml").symlink_to(tmp_path / "nowhere.yaml")
     (folder / "CRT-3.yaml").mkdir()
     (folder / "CRT-4.yaml").write_bytes(good.read_bytes())
-    codes = {name: [f.code for f in read_record(tmp_path, Kind.CERTIFICATE, folder / name).findings]
+    codes = {name: [f.code for f in read_record(tmp_path, Kind.CERTIFICATE, f"certificates/{name}").findings]
              for name in ("CRT-1.yaml", "CRT-2.yaml", "CRT-3.yaml", "CRT-4.yaml", "CRT-5.yaml")}
     assert codes == {"CRT-1.yaml": ["REF002"], "CRT-2.yaml": ["REF003"], "CRT-3.yaml": ["REF002"],
                      "CRT-4.yaml": [], "CRT-5.yaml": ["REF003"]}
-    done = read_record(tmp_path, Kind.CERTIFICATE, folder / "CRT-4.yaml")
+    done = read_record(tmp_path, Kind.CERTIFICATE, "certificates/CRT-4.yaml")
     assert done.raw == good.read_bytes() and done.record is not None and done.stat is not None
     assert done.record.data == load_file(good).data
 
@@ -351,7 +351,7 @@ def test_a_record_with_many_findings_is_parsed_for_its_places_at_most_twice(tmp_
     path = tmp_path / "registry/members/MEM-9999.yaml"
     path.parent.mkdir(parents=True)
     path.write_text(text, encoding="utf-8")
-    record = read_record(tmp_path, Kind.MEMBER, path).record
+    record = read_record(tmp_path, Kind.MEMBER, "registry/members/MEM-9999.yaml").record
     assert record is not None
     calls: list[str] = []
     real_walk, real_load = records.node_start, records.load_file
