@@ -26,7 +26,7 @@ looked up cold, 6 s of pages instead of 2). Creating a file or a folder here too
 60–80 µs with the 3.5 million inodes that earlier runs (and the outputs they moved
 aside) left cached, 4–16 µs after the caches were emptied (docs/adr/0012-scale.md,
 twelfth session). Files freed in the minutes before a run slow its file creation
-three to six times on this VM's journal-less ext4, whatever the caches: the figures
+2.5 to 9 times on this VM's journal-less ext4 (a scratch script), whatever the caches: the figures
 note a probe of it before each cold build (``creation_probe``); start a run at least
 seven minutes after deleting a large output.
 
@@ -98,9 +98,9 @@ def creation_probe(parent: Path, trash: Trash) -> float:
     """Microseconds to create a folder holding one 6 kB file, over ``PROBE_FOLDERS`` of
     them (as a build's record pages are made), in a new folder under ``parent`` that
     goes to ``trash``. On a journal-less ext4 (this VM's disk) the kernel passes over
-    every inode freed within the last one to six minutes before it hands one out
+    every inode freed within the last one to six minutes (by the kernel's code) before it hands one out
     (``recently_deleted`` in fs/ext4/ialloc.c): after a large deletion, creating files
-    took three to six times as long (docs/adr/0012-scale.md, fourteenth session), so a
+    took 2.5 to 9 times as long (docs/adr/0012-scale.md, fourteenth session), so a
     cold build's figure is only comparable with this probe's beside it."""
     folder = Path(tempfile.mkdtemp(prefix="alureg-bench-probe-", dir=parent))
     data = b"x" * 6000
