@@ -99,6 +99,31 @@ def test_check_cache_never_changes_a_result(scratch: Scratch, monkeypatch: pytes
     assert both("2027-06-30") == 83  # another day: the rules run again, the per-file results hold
 
 
+def test_a_fresh_checkout_reuses_the_restored_check_cache(scratch: Scratch) -> None:
+    """As in CI (.github/workflows): the record files are written anew (new inodes and
+    time stamps, the same bytes) and the last run's check cache is restored. Each file
+    is hashed, not examined: its results are reused, and equal a cold check's; a file
+    whose bytes differ is examined again."""
+    check(scratch.root, AT, workers=1, use_cache=True)
+    aside = scratch.root.parent / "aside"
+    aside.mkdir()
+    for part in ("registry", "certificates"):
+        (scratch.root / part).rename(aside / part)
+        shutil.copytree(aside / part, scratch.root / part, copy_function=shutil.copy)  # new inodes and times
+    before = {p.name: p.stat().st_ino for p in aside.rglob("*.yaml")}
+    assert all(p.stat().st_ino != before[p.name] for p in scratch.root.rglob("*.yaml"))
+    cold = check(scratch.root, AT, workers=1)
+    warm = check(scratch.root, AT, workers=1, use_cache=True)
+    assert warm.reused == 83  # every record file but the trust list (always read)
+    assert _summary(warm) == _summary(cold)
+    assert [r.data for r in warm.registry.records] == [r.data for r in cold.registry.records]
+    claim = scratch.root / "registry/claims/CLM-10002.yaml"
+    claim.write_text(claim.read_text().replace("text: ", "text: Today. ", 1))
+    tampered = check(scratch.root, AT, workers=1, use_cache=True)
+    assert tampered.reused == 82 and any(f.code == "SIG003" and f.path.endswith("CLM-10002.yaml")
+                                         for f in tampered.findings)
+
+
 @pytest.mark.parametrize("rules", ["here", "beside", "workers"])
 def test_check_cache_keeps_the_positions_the_rules_located(rules: str, scratch: Scratch,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
+import pytest
 import yaml
 
+from alureg.caches import cache_dir
 from alureg.cli import COMMANDS
 
 from .conftest import REPO
@@ -79,6 +81,32 @@ def test_publish_workflow() -> None:
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert deploy["steps"][0]["uses"].startswith("actions/deploy-pages@")
     assert "permissions" not in build  # the build job never gets write rights
+
+
+@pytest.mark.parametrize("name", ["publish.yml", "pull-request.yml"])
+def test_the_check_cache_is_restored_before_the_check(name: str, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each run restores the check cache of the latest run (and saves its own): the
+    cache the check keeps by default (no ALUREG_CACHE_DIR on the runner), and not the
+    build's output caches, which hold the spare output (2.4 GB at 100,000 certificates)."""
+    check = "build.py check"
+    [job] = [j for j in _load(name)["jobs"].values() if any(check in s.get("run", "") for s in j["steps"])]
+    steps = job["steps"]
+    at = next(i for i, s in enumerate(steps) if check in s.get("run", ""))
+    [cache] = [s for s in steps if s.get("uses", "").startswith("actions/cache@")]
+    assert steps.index(cache) < at
+    assert cache["with"]["key"] == "alureg-check-${{ github.run_id }}"  # one per run: the latest is restored
+    assert cache["with"]["restore-keys"] == "alureg-check-"
+    assert "ALUREG_CACHE_DIR" not in str(_load(name))
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("ALUREG_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    pattern = cache["with"]["path"].replace("~", str(home), 1)
+    root = tmp_path / "checkout"
+    assert PurePath(cache_dir(root, "check")).match(pattern)
+    assert not PurePath(cache_dir(root, "output")).match(pattern)
+    assert not any(PurePath(cache_dir(root, "output"), part).match(pattern) for part in ("spare", "manifest.bin"))
 
 
 def test_publish_refuses_the_demo_key_unless_allowed(tmp_path: Path) -> None:
