@@ -233,9 +233,9 @@ def main() -> None:
             def as_in_ci() -> None:
                 """A fresh runner: no previous output and no build caches, the check
                 cache restored (.github/workflows/publish.yml), a fresh checkout."""
-                for registry in cache.iterdir():
-                    for name in [c for c in registry.iterdir() if c.name != "check"]:
-                        trash.put(name)
+                for folder in cache.iterdir():  # one per registry and one per output
+                    for part in [c for c in folder.iterdir() if c.name != "check"]:
+                        trash.put(part)
                 trash.put(out)
                 touch_all(root)
 
