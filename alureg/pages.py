@@ -227,7 +227,9 @@ def write_record_pages(model: SiteModel, out: Path, workers: int | None = None,
     without being rendered (alureg/pagememo.py). ``reach``: the pages a change since
     the live output may have changed (alureg/pagereach.py); the others are carried
     over without their inputs being worked out. Large registries are rendered by
-    one forked worker per core (the model is shared by fork, not pickled)."""
+    one forked worker per core (the model is shared by fork, not pickled), unless
+    ``workers`` says otherwise: a build whose second process writes beside it renders
+    them in its own (alureg/publish.py)."""
     global _JOB
     jobs = ([("members", m) for m in model.members] + [("certificates", c) for c in model.certificates]
             + [("c", c) for c in model.claims])

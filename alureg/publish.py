@@ -184,7 +184,13 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         beside = _Beside(queue, take) if parallel else None
         try:
             with stage("pages"):
-                write_record_pages(model, folder, memo=memo, reach=reach)
+                # Beside the second process, this one renders the pages itself: two
+                # forked page workers made three writing processes on two cores. Four
+                # alternating pairs of cold builds at 100,000 certificates: 66.0-68.5 s
+                # (67.7 median) against 66.8-79.6 (69.6), 3.4 s less user CPU, 250,000
+                # fewer page faults; after one change 19.7-22.6 s against 19.9-21.6
+                # (docs/adr/0012-scale.md, fifteenth session).
+                write_record_pages(model, folder, memo=memo, reach=reach, workers=1 if parallel else None)
             done = queue.run(stage, take)
             if beside is not None:
                 with stage("beside"):  # waiting for the second process

@@ -6,7 +6,9 @@ from __future__ import annotations
 import importlib
 import json
 import marshal
+import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -498,6 +500,38 @@ def test_the_second_process_writes_what_one_process_writes(scratch: Scratch, mon
     assert changed.linked > 0 and changed.written < first.written  # reused by the manifest the two processes made
     monkeypatch.setattr(publish, "PARALLEL_FROM", 0)
     assert publish.build(scratch.root, two, AT, now=now, use_cache=True).kept  # its listing matches that manifest
+
+
+_RENDERED: tuple[Path, Any] | None = None  # where _noting_render_chunk notes its process, and the real one
+
+
+def _noting_render_chunk(chunk: list[tuple[str, str]]) -> Any:
+    """pages._render_chunk, noting the process it ran in (in a file: a forked worker's
+    notes would not come back); module level, so that a pool can pickle it."""
+    assert _RENDERED is not None
+    with _RENDERED[0].open("a") as f:
+        f.write(f"{os.getpid()}\n")
+    return _RENDERED[1](chunk)
+
+
+def test_beside_the_second_process_the_first_renders_the_pages_itself(scratch: Scratch, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a second process writing beside it, the first renders the record pages in
+    itself, not in forked page workers (three writing processes on two cores cost
+    more); alone, it still spreads them over the cores."""
+    from alureg import pages, publish
+
+    monkeypatch.setattr(pages, "PARALLEL_FROM", 0)  # the sample's pages would fork workers if asked
+    noted = tmp_path / "pids"
+    monkeypatch.setattr(sys.modules[__name__], "_RENDERED", (noted, pages._render_chunk))
+    monkeypatch.setattr(pages, "_render_chunk", _noting_render_chunk)
+    for parallel_from, forked in ((0, False), (10**9, True)):
+        noted.unlink(missing_ok=True)
+        monkeypatch.setattr(publish, "PARALLEL_FROM", parallel_from)
+        report = publish.build(scratch.root, tmp_path / f"out-{parallel_from}", AT, use_cache=False)
+        assert (report.stages.beside is not None) == (not forked)
+        pids = set(noted.read_text().split())
+        assert (pids != {str(os.getpid())}) == forked
 
 
 @pytest.mark.parametrize(("failing", "in_second"), [("write_record_pages", False), ("write_snapshot", True),
