@@ -187,7 +187,7 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
                 # Beside the second process, this one renders the pages itself: two
                 # forked page workers made three writing processes on two cores. Four
                 # alternating pairs of cold builds at 100,000 certificates: 66.0-68.5 s
-                # (67.7 median) against 66.8-79.6 (69.6), 3.4 s less user CPU, 250,000
+                # (67.6 median) against 66.8-79.6 (69.6), 3.4 s less user CPU, 250,000
                 # fewer page faults; after one change 19.7-22.6 s against 19.9-21.6
                 # (docs/adr/0012-scale.md, fifteenth session).
                 write_record_pages(model, folder, memo=memo, reach=reach, workers=1 if parallel else None)
