@@ -8,7 +8,6 @@ import json
 import marshal
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -523,7 +522,7 @@ def test_beside_the_second_process_the_first_renders_the_pages_itself(scratch: S
 
     monkeypatch.setattr(pages, "PARALLEL_FROM", 0)  # the sample's pages would fork workers if asked
     noted = tmp_path / "pids"
-    monkeypatch.setattr(sys.modules[__name__], "_RENDERED", (noted, pages._render_chunk))
+    monkeypatch.setitem(globals(), "_RENDERED", (noted, pages._render_chunk))
     monkeypatch.setattr(pages, "_render_chunk", _noting_render_chunk)
     for parallel_from, forked in ((0, False), (10**9, True)):
         noted.unlink(missing_ok=True)
