@@ -201,14 +201,20 @@ def claim_page(model: SiteModel, cid: str) -> str:
 
 
 _PAGES = {"members": member_page, "certificates": certificate_page, "c": claim_page}
-_JOB: tuple[SiteModel, Path, PageMemo | None, set[Page] | None] | None = None  # set before forking workers
+Job = tuple[SiteModel, Path, PageMemo | None, set[Page] | None]  # what every page is made from
+_JOB: Job | None = None  # set before forking workers
 PARALLEL_FROM = 3000  # below this many pages, starting workers costs more than it saves
 
 
-def _render_chunk(chunk: list[tuple[str, str]]) -> tuple[Counter[str], Taken]:
-    assert _JOB is not None
-    model, out, memo, reach = _JOB
-    worker_started()
+def _jobs(model: SiteModel) -> list[tuple[str, str]]:
+    """Every record page: its folder and record id."""
+    return ([("members", m) for m in model.members] + [("certificates", c) for c in model.certificates]
+            + [("c", c) for c in model.claims])
+
+
+def _render_pages(job: Job, chunk: list[tuple[str, str]]) -> Counter[str]:
+    """Render ``chunk`` in this process; bytes written per folder."""
+    model, out, memo, reach = job
     sizes: Counter[str] = Counter()
     for folder, rid in chunk:
         path = f"{out}/{folder}/{rid}/index.html"  # a string: Path joins cost 5 µs a page
@@ -216,11 +222,51 @@ def _render_chunk(chunk: list[tuple[str, str]]) -> tuple[Counter[str], Taken]:
         if size is None:
             size = _write(path, _PAGES[folder](model, rid), inputs)
         sizes[folder] += size
-    return sizes, take_entries()
+    return sizes
+
+
+def _render_chunk(chunk: list[tuple[str, str]]) -> tuple[Counter[str], Taken]:
+    """In a pool's forked worker: its files' entries go back to the parent."""
+    assert _JOB is not None
+    worker_started()
+    return _render_pages(_JOB, chunk), take_entries()
+
+
+class PageChunks:
+    """The record pages in chunks, which the two processes of a large build take one
+    at a time (a counter in shared memory, made before the second is forked): the
+    first from the start, the second once its own stages are done
+    (alureg/publish.py). In a cold build at 100,000 certificates the second process
+    ended its stages seconds before the first ended the pages, and waited."""
+
+    COUNT = 64  # a cold build's chunk: about 3,400 pages, half a second
+
+    def __init__(self, model: SiteModel, out: Path, memo: PageMemo | None, reach: set[Page] | None) -> None:
+        self.job: Job = (model, out, memo, reach)
+        jobs = _jobs(model)
+        size = -(-len(jobs) // self.COUNT) or 1
+        # Runs of pages, not every n-th: the two processes mostly write in different folders.
+        self.chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+        self.taken = mp.Value("i", 0)
+
+    def _take(self) -> list[tuple[str, str]] | None:
+        with self.taken.get_lock():
+            n = self.taken.value
+            self.taken.value = n + 1
+        return self.chunks[n] if n < len(self.chunks) else None
+
+    def render(self) -> Counter[str]:
+        """Render chunks in this process until none is left; bytes written per folder
+        (this process's share). The files' entries stay with this process's others."""
+        sizes: Counter[str] = Counter()
+        while (chunk := self._take()) is not None:
+            sizes.update(_render_pages(self.job, chunk))
+        return sizes
 
 
 def write_record_pages(model: SiteModel, out: Path, workers: int | None = None,
-                       memo: PageMemo | None = None, reach: set[Page] | None = None) -> dict[str, int]:
+                       memo: PageMemo | None = None, reach: set[Page] | None = None,
+                       chunks: PageChunks | None = None) -> dict[str, int]:
     """Every member, certificate and claim page; returns bytes written per folder.
 
     With ``memo``, a page made from the same inputs as the live one is linked from it
@@ -228,22 +274,23 @@ def write_record_pages(model: SiteModel, out: Path, workers: int | None = None,
     the live output may have changed (alureg/pagereach.py); the others are carried
     over without their inputs being worked out. Large registries are rendered by
     one forked worker per core (the model is shared by fork, not pickled), unless
-    ``workers`` says otherwise: a build whose second process writes beside it renders
-    them in its own (alureg/publish.py)."""
+    ``workers`` says otherwise. ``chunks``: made from the same arguments, shared with a
+    second process that writes beside this one (alureg/publish.py); this process
+    renders the chunks it takes, in itself (three writing processes on two cores
+    cost more), and returns the bytes of those alone."""
+    if chunks is not None:
+        return dict(chunks.render())
     global _JOB
-    jobs = ([("members", m) for m in model.members] + [("certificates", c) for c in model.certificates]
-            + [("c", c) for c in model.claims])
+    jobs = _jobs(model)
     _JOB = (model, out, memo, reach)
     try:
         workers = workers or os.cpu_count() or 1
         if workers == 1 or len(jobs) < PARALLEL_FROM or not can_fork():
-            sizes, entries = _render_chunk(jobs)
-            add_entries(*entries)
-            return dict(sizes)
-        chunks = [jobs[i::workers * 4] for i in range(workers * 4)]
+            return dict(_render_pages(_JOB, jobs))
+        parts = [jobs[i::workers * 4] for i in range(workers * 4)]
         total: Counter[str] = Counter()
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            for sizes, entries in pool.map(_render_chunk, chunks):
+            for sizes, entries in pool.map(_render_chunk, parts):
                 total.update(sizes)
                 add_entries(*entries)
         return dict(total)

@@ -10,7 +10,9 @@ site is written, and the new site is swapped in only once they have passed
 (alureg/check.py ``PendingCheck``); the other stages (MkDocs shell, snapshot, API,
 search index, feeds) are taken one at a time by whichever of two processes is free:
 a forked one from the start of writing (``_Beside``), this one once the record pages
-are written (``_StageQueue``).
+are written (``_StageQueue``); the record pages are taken in chunks by this one from
+the start, and by the forked one once no other stage is left (alureg/pages.py
+``PageChunks``).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from .forked import Forked, can_fork
 from .history import read_history
 from .pagememo import shared_key
 from .pagereach import Page, PageState
-from .pages import RowMemo, fragments, write_record_pages
+from .pages import PageChunks, RowMemo, fragments, write_record_pages
 from .records import Kind
 from .search import write_search_index
 from .shell import build_shell
@@ -181,16 +183,17 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
 
         def take(name: str) -> Any:
             return run(name, folder, Path(work.name))
-        beside = _Beside(queue, take) if parallel else None
+        # Beside the second process, this one renders the pages itself, not in forked
+        # page workers: they made three writing processes on two cores. Four
+        # alternating pairs of cold builds at 100,000 certificates: 66.0-68.5 s (67.6
+        # median) against 66.8-79.6 (69.6), 3.4 s less user CPU, 250,000 fewer page
+        # faults (docs/adr/0012-scale.md, fifteenth session). The second process
+        # renders the chunks left once its own stages are done.
+        chunks = PageChunks(model, folder, memo, reach) if parallel else None
+        beside = _Beside(queue, take, chunks) if chunks is not None else None
         try:
             with stage("pages"):
-                # Beside the second process, this one renders the pages itself: two
-                # forked page workers made three writing processes on two cores. Four
-                # alternating pairs of cold builds at 100,000 certificates: 66.0-68.5 s
-                # (67.6 median) against 66.8-79.6 (69.6), 3.4 s less user CPU, 250,000
-                # fewer page faults; after one change 19.7-22.6 s against 19.9-21.6
-                # (docs/adr/0012-scale.md, fifteenth session).
-                write_record_pages(model, folder, memo=memo, reach=reach, workers=1 if parallel else None)
+                write_record_pages(model, folder, memo=memo, reach=reach, chunks=chunks)
             done = queue.run(stage, take)
             if beside is not None:
                 with stage("beside"):  # waiting for the second process
@@ -291,14 +294,17 @@ class _StageQueue:
 
 class _Beside:
     """A forked process that takes stages from ``queue`` while this one writes the
-    record pages: a one-change rebuild of 100,000 certificates used one core of
-    two. The files it writes and keeps are added to this build's (alureg/outputs.py)."""
+    record pages (a one-change rebuild of 100,000 certificates used one core of
+    two), then the pages' chunks left. The files it writes and keeps are added to
+    this build's (alureg/outputs.py)."""
 
-    def __init__(self, queue: _StageQueue, run: Callable[[str], Any]) -> None:
+    def __init__(self, queue: _StageQueue, run: Callable[[str], Any], pages: PageChunks) -> None:
         def job() -> tuple[dict[str, Any], Stages, outputs.Taken]:
             outputs.worker_started()
             side_stage = Stages()
             done = queue.run(side_stage, run)
+            with side_stage("pages"):  # the chunks the first process has not taken
+                pages.render()
             return done, side_stage, outputs.take_entries()
         self.forked = Forked(job, "second build")
 

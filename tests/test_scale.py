@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import json
 import marshal
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -492,7 +491,8 @@ def test_the_second_process_writes_what_one_process_writes(scratch: Scratch, mon
     first = both()
     assert first.stages.beside is not None and "snapshot" in first.stages.beside.seconds
     shared = ["shell", "snapshot", "api", "search", "feeds"]
-    assert sorted([*first.stages.beside.seconds, *(s for s in first.stages.seconds if s in shared)]) == sorted(shared)
+    assert sorted([*(s for s in first.stages.beside.seconds if s in shared),
+                   *(s for s in first.stages.seconds if s in shared)]) == sorted(shared)
     assert "beside them, in a second process (s): shell" in first.stages.text()
     scratch.change("registry/members/MEM-0003.yaml", lambda d: d.update(name="Kalgoora Alumina Holdings Pty Ltd"))
     changed = both()
@@ -501,36 +501,77 @@ def test_the_second_process_writes_what_one_process_writes(scratch: Scratch, mon
     assert publish.build(scratch.root, two, AT, now=now, use_cache=True).kept  # its listing matches that manifest
 
 
-_RENDERED: tuple[Path, Any] | None = None  # where _noting_render_chunk notes its process, and the real one
+def _note_renderers(monkeypatch: pytest.MonkeyPatch, noted: Path, first_waits: bool = False) -> None:
+    """Note the process (by name) that renders each chunk of record pages, in a file
+    (a forked process's notes would not come back). ``first_waits``: the build's
+    own process waits before its first chunk until the second process has rendered
+    one, so that the second reaches the pages left with none of them taken yet."""
+    import multiprocessing as mp
+    import time
+
+    from alureg import pages
+
+    render = pages._render_pages
+    waits = [first_waits]
+
+    def noting(job: Any, chunk: list[tuple[str, str]]) -> Any:
+        name = mp.current_process().name
+        if waits[0] and name == "MainProcess":
+            waits[0] = False  # once: its first chunk
+            deadline = time.monotonic() + 60  # a bound, not a timing: the assertions tell
+            while "second build" not in _names(noted) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        done = render(job, chunk)
+        with noted.open("a") as f:
+            f.write(f"{name}\n")
+        return done
+    monkeypatch.setattr(pages, "_render_pages", noting)
 
 
-def _noting_render_chunk(chunk: list[tuple[str, str]]) -> Any:
-    """pages._render_chunk, noting the process it ran in (in a file: a forked worker's
-    notes would not come back); module level, so that a pool can pickle it."""
-    assert _RENDERED is not None
-    with _RENDERED[0].open("a") as f:
-        f.write(f"{os.getpid()}\n")
-    return _RENDERED[1](chunk)
+def _names(noted: Path) -> set[str]:
+    return set(noted.read_text().splitlines()) if noted.exists() else set()
 
 
-def test_beside_the_second_process_the_first_renders_the_pages_itself(scratch: Scratch, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_beside_the_second_process_no_page_workers_are_forked(scratch: Scratch, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """With a second process writing beside it, the first renders the record pages in
     itself, not in forked page workers (three writing processes on two cores cost
     more); alone, it still spreads them over the cores."""
     from alureg import pages, publish
 
     monkeypatch.setattr(pages, "PARALLEL_FROM", 0)  # the sample's pages would fork workers if asked
-    noted = tmp_path / "pids"
-    monkeypatch.setitem(globals(), "_RENDERED", (noted, pages._render_chunk))
-    monkeypatch.setattr(pages, "_render_chunk", _noting_render_chunk)
+    noted = tmp_path / "renderers"
+    _note_renderers(monkeypatch, noted)
     for parallel_from, forked in ((0, False), (10**9, True)):
         noted.unlink(missing_ok=True)
         monkeypatch.setattr(publish, "PARALLEL_FROM", parallel_from)
         report = publish.build(scratch.root, tmp_path / f"out-{parallel_from}", AT, use_cache=False)
         assert (report.stages.beside is not None) == (not forked)
-        pids = set(noted.read_text().split())
-        assert (pids != {str(os.getpid())}) == forked
+        names = _names(noted)
+        assert "MainProcess" in names or forked
+        assert bool(names - {"MainProcess", "second build"}) == forked
+
+
+def test_the_second_process_renders_the_pages_left_once_its_stages_are_done(
+        scratch: Scratch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second process with no stage left takes the record pages' chunks that the
+    first has not (alureg/pages.py ``PageChunks``): the output is one process's."""
+    import datetime as dt
+
+    from alureg import publish
+
+    now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
+    monkeypatch.setattr(publish, "PARALLEL_FROM", 10**9)
+    publish.build(scratch.root, tmp_path / "alone", AT, now=now, use_cache=False)
+    noted = tmp_path / "renderers"
+    _note_renderers(monkeypatch, noted, first_waits=True)
+    monkeypatch.setattr(publish, "PARALLEL_FROM", 0)
+    shared = publish.build(scratch.root, tmp_path / "shared", AT, now=now, use_cache=True)
+    assert _names(noted) == {"MainProcess", "second build"}
+    assert shared.stages.beside is not None and "pages" in shared.stages.beside.seconds
+    assert _tree(tmp_path / "alone") == _tree(tmp_path / "shared")
+    again = publish.build(scratch.root, tmp_path / "shared", AT, now=now, use_cache=True)
+    assert again.kept  # the manifest has the second process's pages too: its listing matches
 
 
 @pytest.mark.parametrize(("failing", "in_second"), [("write_record_pages", False), ("write_snapshot", True),
