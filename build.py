@@ -1,9 +1,7 @@
 #!/usr/bin/env python3
 """Thin entry point: ``python build.py COMMAND``. All logic lives in the alureg package."""
 
-import sys
-
-from alureg.cli import main
+from alureg.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

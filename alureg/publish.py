@@ -113,6 +113,7 @@ class BuildReport:
     written: int = 0  # files written (every file of the site goes through alureg/outputs.emit)
     result: CheckResult | None = None  # None when nothing changed (alureg/buildmemo.py)
     kept: bool = False  # nothing changed since the last build: its output stays as it is
+    model: SiteModel | None = None  # what the site was made from (None when nothing changed)
 
     _SUMMARY = ("at", "records", "snapshot", "suppliers", "feeds", "history_available", "changes")
 
@@ -423,7 +424,7 @@ def _publish(root: Path, out: Path, at: str, publisher: KeyPair, now: dt.datetim
         model.history = read_history(root, result.valid, result.trust)
     model.repo_url = (repository_url or result.config.repository_url or "").rstrip("/") or None
     report = BuildReport(at, len(result.valid), {}, history_available=model.history.available,
-                         changes=len(model.history.events), stages=stage, result=result)
+                         changes=len(model.history.events), stages=stage, result=result, model=model)
 
     memo = _page_memo(model, result) if use_cache else None
     with stage("statuses"):  # every record's, once, before the site's writers are forked (SiteModel)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -192,6 +193,28 @@ def test_entry_points_run_as_programs() -> None:
         done = subprocess.run([str(script), "check", "--root", str(REPO), "--at", AT],
                               capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
+
+
+def test_a_program_prints_all_it_says_and_keeps_its_exit_code(scratch: Scratch, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Run as a program, a command ends its process without freeing what it made
+    (alureg/cli.py ``run``): what it printed into a pipe still arrives whole, and its
+    exit code is main's, for a failed check and for a build."""
+    scratch.change("registry/members/MEM-0003.yaml", lambda d: d.update(name=""), resign=False)
+    in_process = [run(capsys, "check", "--root", str(scratch.root), "--at", AT, "--format", "json")]
+    program = [sys.executable, str(REPO / "build.py")]
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as a pipe's reader has it
+    done = subprocess.run([*program, "check", "--root", str(scratch.root), "--at", AT, "--format", "json"],
+                          capture_output=True, text=True, check=False, env=buffered)
+    assert (done.returncode, json.loads(done.stdout)) == (in_process[0][0], json.loads(in_process[0][1]))
+    assert in_process[0][0] == 1  # the error is reported
+    out = tmp_path / "public"
+    done = subprocess.run([*program, "build", "--root", str(REPO), "--out", str(out), "--at", AT, "--timings"],
+                          capture_output=True, text=True, check=False, env=buffered)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("published ") and lines[-1].startswith("files: ")
+    assert (out / "index.html").is_file()
 
 
 def test_sign_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
