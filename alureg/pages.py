@@ -239,7 +239,7 @@ class PageChunks:
     (alureg/publish.py). In a cold build at 100,000 certificates the second process
     ended its stages seconds before the first ended the pages, and waited."""
 
-    COUNT = 64  # a cold build's chunk: about 3,400 pages, half a second
+    COUNT = 64  # at 100,000 certificates, 3,440 pages a chunk: under a second in a cold build
 
     def __init__(self, model: SiteModel, out: Path, memo: PageMemo | None, reach: set[Page] | None) -> None:
         self.job: Job = (model, out, memo, reach)
