@@ -22,6 +22,21 @@ def can_fork() -> bool:
     return "fork" in mp.get_all_start_methods()
 
 
+class SharedCounter:
+    """0, 1, 2, ..., each handed out once across this process and the processes it
+    forks afterwards (a value in shared memory): the build's two processes take its
+    stages and record pages' chunks by it (alureg/publish.py, alureg/pages.py)."""
+
+    def __init__(self) -> None:
+        self._value = mp.Value("i", 0)
+
+    def next(self) -> int:
+        with self._value.get_lock():
+            n: int = self._value.value
+            self._value.value = n + 1
+        return n
+
+
 def _child(job: Callable[[], Any], send: Connection) -> None:
     try:
         outcome: tuple[bool, Any, str] = (True, job(), "")

@@ -29,7 +29,7 @@ from markupsafe import Markup
 
 from .datadict import fields
 from .feeds import record_link
-from .forked import can_fork
+from .forked import SharedCounter, can_fork
 from .outputs import Taken, add_entries, emit, take_entries, worker_started
 from .pagememo import PageMemo, page_digest
 from .pagereach import Page, keep
@@ -247,12 +247,10 @@ class PageChunks:
         size = -(-len(jobs) // self.COUNT) or 1
         # Runs of pages, not every n-th: the two processes mostly write in different folders.
         self.chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
-        self.taken = mp.Value("i", 0)
+        self.taken = SharedCounter()
 
     def _take(self) -> list[tuple[str, str]] | None:
-        with self.taken.get_lock():
-            n = self.taken.value
-            self.taken.value = n + 1
+        n = self.taken.next()
         return self.chunks[n] if n < len(self.chunks) else None
 
     def render(self) -> Counter[str]:

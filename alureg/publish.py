@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import multiprocessing as mp
 import resource
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from .checkcache import Identity
 from .demo import demo_publisher
 from .errors import AluregError
 from .feeds import write_feeds
-from .forked import Forked, can_fork
+from .forked import Forked, SharedCounter, can_fork
 from .history import read_history
 from .pagememo import shared_key
 from .pagereach import Page, PageState
@@ -272,16 +271,14 @@ class _StageQueue:
     process will take stages too (else a plain counter: no shared memory is needed)."""
 
     def __init__(self, shared: bool) -> None:
-        self.taken = mp.Value("i", 0) if shared else None  # shared memory, inherited by the fork
+        self.taken = SharedCounter() if shared else None
         self.count = 0
 
     def take(self) -> str | None:
         if self.taken is None:
             n, self.count = self.count, self.count + 1
         else:
-            with self.taken.get_lock():
-                n = self.taken.value
-                self.taken.value = n + 1
+            n = self.taken.next()
         return SHARED_STAGES[n] if n < len(SHARED_STAGES) else None
 
     def run(self, stage: Stages, run: Callable[[str], Any]) -> dict[str, Any]:
