@@ -29,6 +29,8 @@ NO_CERTIFICATE = "No certificate"
 
 def fold(text: str) -> str:
     """Lower case without accents: what typing on any keyboard should match."""
+    if text.isascii():
+        return text.lower()  # NFKD leaves ASCII as it is, and none of it is a combining mark
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
@@ -42,10 +44,10 @@ class SupplierDoc:
     sort: dict[str, str]
 
 
-def _summary(model: SiteModel, mid: str) -> tuple[str, str, str]:
-    """Headline status, standards held and validity of a supplier."""
-    certs = sorted(model.certs_of.get(mid, []))
-    states = {c: model.cert_status(c).state for c in certs}
+def _summary(model: SiteModel, mid: str, states: dict[str, str]) -> tuple[str, str, str]:
+    """Headline status, standards held and validity of a supplier whose certificates'
+    states are ``states`` (by id, in id order)."""
+    certs = list(states)
     in_force = [c for c in certs if states[c] in ("active", "suspended")]
     held = sorted({f"{STANDARD_NAMES[model.certificates[c]['standard']]} {model.certificates[c]['version']}"
                    for c in in_force})
@@ -59,11 +61,12 @@ def documents(model: SiteModel) -> Iterator[SupplierDoc]:
         if not model.listed(mid):
             continue  # suspended members are hidden from the public directory (domain.md)
         member = model.members[mid]
-        certs = [model.certificates[c] for c in sorted(model.certs_of.get(mid, []))]
+        states = {c: model.cert_status(c).state for c in sorted(model.certs_of.get(mid, []))}
+        certs = [model.certificates[c] for c in states]
         claims = sorted(model.claims_of.get(mid, []))
         facilities = [f for c in certs for f in c["scope"]["facilities"]]
         countries = sorted({member["country"], *(f["country"] for f in facilities)})
-        status, held, until = _summary(model, mid)
+        status, held, until = _summary(model, mid, states)
         names = [member["name"], *(f["name"] for f in facilities)]
         words = [*names, *(fold(n) for n in names), mid, *(c["id"] for c in certs), *claims,
                  *(country(c) for c in countries)]
@@ -79,7 +82,7 @@ def documents(model: SiteModel) -> Iterator[SupplierDoc]:
                 "standard": sorted({STANDARD_NAMES[c["standard"]] for c in certs}),
                 "version": sorted({f"{STANDARD_NAMES[c['standard']]} {c['version']}" for c in certs}),
                 "type": sorted({c["certification_type"].capitalize() for c in certs}),
-                "status": sorted({STATE_LABELS[model.cert_status(c["id"]).state] for c in certs})
+                "status": sorted({STATE_LABELS[state] for state in states.values()})
                 or [NO_CERTIFICATE],
                 "activity": sorted({ACTIVITY_NAMES[a] for f in facilities for a in f["activities"]}
                                    | {ACTIVITY_NAMES[a] for a in member["activities"]}),

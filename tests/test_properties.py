@@ -281,3 +281,26 @@ def test_page_escaping_equals_markupsafe(text: str, source: str) -> None:
     assert _escape(text) == str(markupsafe.escape(text))
     stock = jinja2.Environment(autoescape=True)
     assert environment().from_string(source).render(v=text) == stock.from_string(source).render(v=text)
+
+
+@FAST
+@given(JSONISH)
+def test_search_index_writer_equals_the_standard_library(data: Any) -> None:
+    """The search index's files (alureg/searchindex.py) are written with orjson: the
+    bytes json.dumps writes with no spaces and ``ensure_ascii=False``."""
+    import json
+
+    import orjson
+
+    assert orjson.dumps(data) == json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@FAST
+@given(st.text(max_size=40) | st.text(st.characters(max_codepoint=127), max_size=40))
+def test_folding_ascii_text_is_lower_casing_it(text: str) -> None:
+    """alureg/search.fold lower-cases ASCII text without decomposing it: what the
+    decomposition and the removal of combining marks would give."""
+    from alureg.search import fold
+
+    assert fold(text) == "".join(c for c in unicodedata.normalize("NFKD", text)
+                                 if not unicodedata.combining(c)).lower()
