@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from alureg import pagememo, pagereach
+from alureg import api, pagememo, pagereach
 from alureg.check import CheckResult, check
 from alureg.history import read_history
 from alureg.pagereach import Page, PageState
@@ -161,18 +161,28 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
         return real(model, shared, fingerprints, folder, rid)
 
     monkeypatch.setattr(pagereach, "page_digest", counting)  # record pages and status documents (pagereach.keep)
+    real_file = pagememo.file_digest
+
+    def record_document(shared: str, fingerprints: dict[str, str], folder: str, rid: str) -> bytes:
+        worked["api"] += 1
+        return real_file(shared, fingerprints, folder, rid)
+
+    monkeypatch.setattr(api, "file_digest", record_document)  # the records' API documents
     now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
     out, cold = tmp_path / "out", tmp_path / "cold"
 
     def rebuild() -> tuple[int, int]:
-        """The pages whose inputs and the claims whose closure the warm build worked out."""
+        """The pages whose inputs and the claims whose closure the warm build worked out
+        (and, in ``documents``, its API documents whose inputs it worked out)."""
         worked.clear()
         build(scratch.root, out, AT, now=now, use_cache=True)
         counts = sum(worked[f] for f in ("members", "certificates", "c", "status")), worked["closure"]
+        documents.append(worked["api"])
         build(scratch.root, cold, AT, now=now)
         assert _tree(out) == _tree(cold)
         return counts
 
+    documents: list[int] = []  # the API documents whose inputs each warm build worked out
     claims = len(list((scratch.root / "registry/claims").glob("*.yaml")))
     everything, closures = rebuild()
     assert everything > 100 and closures == claims
@@ -185,6 +195,7 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
     scratch.change("certificates/CRT-000108.yaml", lambda d: d.pop("supersedes"))
     pages, closures = rebuild()
     assert 0 < pages < everything / 4 and 0 < closures < claims / 4
+    assert 0 < documents[1] < documents[0] / 4 and 0 < documents[2] < documents[0] / 4
 
     from alureg.caches import cache_dir
 
@@ -197,3 +208,4 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
     kept.write_bytes(orjson.dumps({**data, "manifest": "0" * 64}))
     scratch.change(claim, lambda d: d.update(valid_until="2027-02-28"))
     assert rebuild() == (everything, claims)  # the state of another output is not used
+    assert documents[-2:] == [documents[0]] * 2
