@@ -218,8 +218,9 @@ def test_a_changed_record_lists_no_output(scratch: Scratch, tmp_path: Path,
 
 def test_the_check_takes_the_record_files_status_from_the_memo(scratch: Scratch, tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """After a miss, the check uses the status the memo took of each record file
-    instead of taking it again, and its output is a cold build's."""
+    """After a miss, the check uses the record files as the memo listed them and the
+    status it took of each instead of listing them and taking it again, and its
+    output is a cold build's."""
     out, cold = tmp_path / "public", tmp_path / "cold"
     _age(scratch.root)
     build(scratch.root, out, AT, now=NOW, use_cache=True)
@@ -238,11 +239,21 @@ def test_the_check_takes_the_record_files_status_from_the_memo(scratch: Scratch,
         read.append(rel.rsplit("/", 1)[-1])
         return real_read(root, kind, rel)
 
+    listings: list[str] = []  # who listed the record files
+    real_names = check_module.record_names
+
+    def spy_names(root: Path) -> Any:
+        listings.append("check")
+        return real_names(root)
+
     monkeypatch.setattr(Path, "lstat", spy)
     monkeypatch.setattr(check_module, "read_record", spy_read)
+    monkeypatch.setattr(check_module, "record_names", spy_names)
     report = build(scratch.root, out, AT, now=NOW, use_cache=True)
     assert not report.kept and report.result is not None and report.result.reused == 82
-    assert looked == []
+    assert looked == [] and listings == []
+    files = len(list(real_names(scratch.root)))
+    assert len(report.result.files) == files == len(report.result.registry.records) == 84
     assert sorted(set(read)) == ["MEM-0003.yaml", "trust.yaml"], read  # the trust list, the change
     monkeypatch.undo()
     build(scratch.root, cold, AT, now=NOW, use_cache=False)
