@@ -22,6 +22,7 @@ from alureg.loading import _event_load, _rust_load, load_bytes, load_text
 from alureg.records import Kind, record_files
 from alureg.schema import is_valid
 from alureg.signing import KeyPair, sorted_json_is_jcs, unsigned
+from alureg.sitemodel import STATE_LABELS
 from alureg.trust import TrustList, verify_record
 
 from .conftest import REPO
@@ -304,3 +305,27 @@ def test_folding_ascii_text_is_lower_casing_it(text: str) -> None:
 
     assert fold(text) == "".join(c for c in unicodedata.normalize("NFKD", text)
                                  if not unicodedata.combining(c)).lower()
+
+
+BADGE_MACRO = ('{% macro badge(kind, id, status) -%}\n<span class="badge badge--{{ status.state }}" '
+               'data-status-kind="{{ kind }}" data-status-id="{{ id }}">{{ labels[status.state] }}</span>\n'
+               '{%- endmacro %}{{ badge(kind, id, status) }}')
+
+
+@FAST
+@given(st.text(max_size=20), st.text(max_size=20), st.sampled_from(sorted(STATE_LABELS)))
+def test_the_status_badge_is_the_macro_it_was(kind: str, rid: str, state: str) -> None:
+    """Record pages and directory rows show a status badge made in Python
+    (alureg/pages.badge): what the template macro it replaced wrote with stock Jinja
+    and MarkupSafe, for any kind and id, escaped, and not escaped again in a page."""
+    import jinja2
+
+    from alureg.pages import badge, environment
+    from alureg.status import Status
+
+    status = Status(state)
+    stock = jinja2.Environment(autoescape=True).from_string(BADGE_MACRO)
+    expected = stock.render(kind=kind, id=rid, status=status, labels=STATE_LABELS)
+    assert str(badge(kind, rid, status)) == expected
+    page = environment().from_string("<td>{{ badge(kind, id, status) }}</td>")
+    assert page.render(kind=kind, id=rid, status=status) == f"<td>{expected}</td>"
