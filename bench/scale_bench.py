@@ -10,7 +10,10 @@ Measures, each in a fresh process, the median of --runs runs:
 - (with --build) the whole build, --runs times each: cold, one record changed,
   nothing changed (after the one change), and as in CI (a fresh checkout, the check
   cache restored, no previous output and no other cache), with the stages of the
-  median run (`build --timings`) and the size of the output;
+  median run (`build --timings`) and the size of the output; then, once every figure
+  is taken, whether the output the rebuilds after a change left is byte for byte a
+  cold build's (`--no-cache`, an empty cache folder) of the same records (the target
+  asks for both: issue 7);
 - (with --compare) Hugo rendering one page per record with a minimal template, and
   plain Material for MkDocs rendering --mkdocs-pages of them (bench/compare_generators.py);
   `--runs 0 --compare` runs only the comparison (section "scale-compare").
@@ -42,6 +45,7 @@ Writes the "scale" section of bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import filecmp
 import os
 import platform
 import shutil
@@ -57,6 +61,7 @@ from results import write_section
 
 REPO = Path(__file__).resolve().parent.parent
 AT = "2026-11-21"
+NOW = "2026-11-21T06:00:00Z"  # every build's snapshot time: outputs of the same records are the same bytes
 PY = sys.executable
 
 
@@ -144,6 +149,18 @@ def touch_all(root: Path) -> None:
         os.utime(path)
 
 
+def differences(one: Path, other: Path) -> tuple[int, list[str]]:
+    """The files of ``one`` and those of ``other`` that differ (by path relative to each
+    folder: in one only, in the other only, or with other bytes), and how many files
+    ``one`` holds."""
+    def files(folder: Path) -> set[str]:
+        return {str(Path(d, f).relative_to(folder)) for d, _, names in os.walk(folder) for f in names}
+    ours, theirs = files(one), files(other)
+    differ = sorted(ours ^ theirs)
+    differ += sorted(rel for rel in ours & theirs if not filecmp.cmp(one / rel, other / rel, shallow=False))
+    return len(ours), differ
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -224,7 +241,9 @@ def main() -> None:
         probes: list[float] = []  # creation_probe before each cold build
         if args.build:
             out = Path(tmp).parent / f"{Path(tmp).name}-public"
-            build = [PY, "build.py", "build", "--root", str(root), "--out", str(out), "--at", AT, "--timings"]
+            build = [PY, "build.py", "build", "--root", str(root), "--out", str(out), "--at", AT, "--now", NOW,
+                     "--timings"]
+            changed = out.with_name(f"{out.name}-after-changes")  # the output the one-change rebuilds left
 
             def nothing_kept() -> None:
                 trash.put_contents(cache)
@@ -236,7 +255,10 @@ def main() -> None:
                 for folder in cache.iterdir():  # one per registry and one per output
                     for part in [c for c in folder.iterdir() if c.name != "check"]:
                         trash.put(part)
-                trash.put(out)
+                if changed.exists():
+                    trash.put(out)
+                else:
+                    out.rename(changed)  # compared with a cold build once every figure is taken
                 touch_all(root)
 
             for label, before, cold in (("build, cold (no cache, no previous output)", nothing_kept, True),
@@ -268,6 +290,16 @@ def main() -> None:
             files = sum(1 for f in out.rglob("*") if f.is_file())
             notes.append(f"Published output: {size / 2**20:,.0f} MiB in {files:,} files.")
             trash.put(out)
+            with tempfile.TemporaryDirectory(prefix="alureg-bench-cold-cache-") as cold_cache:
+                run([*build, "--no-cache"], dict(os.environ, ALUREG_CACHE_DIR=cold_cache))
+            compared, differ = differences(changed, out)
+            notes.append(f"The output the rebuilds after a change left ({compared:,} files) is "
+                         + ("byte for byte a cold build's (`--no-cache`, an empty cache folder) of the same records."
+                            if not differ else
+                            f"NOT a cold build's of the same records: {len(differ):,} files differ, such as "
+                            + ", ".join(differ[:5]) + "."))
+            trash.put(out)
+            trash.put(changed)
         trash.put_contents(Path(tmp))  # the spare output is in there: deleted after the figures
     if args.compare:
         from compare_generators import hugo, mkdocs
