@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from .outputs import carry, emit, reuse
-from .pagememo import PageMemo, file_digest
+from .outputs import emit
+from .pagememo import PageMemo
 from .pagereach import Page, keep
 from .schema import all_schemas
 from .sitemodel import SiteModel
@@ -162,18 +162,15 @@ def write_api(model: SiteModel, out: Path, memo: PageMemo | None = None, reach: 
     firms = [{"id": f, "name": d["name"], "country": d["country"], "record": f"{API}/audit-firms/{f}.json"}
              for f, d in sorted(model.firms.items())]
     _json(api / "audit-firms.json", {**meta, "audit_firms": firms})
+    # Carried over as the record's page is (pagereach.keep); an audit firm has no page.
     for folder, page, records in (("members", "members", model.members),
                                   ("certificates", "certificates", model.certificates),
                                   ("claims", "c", model.claims), ("audit-firms", "", model.firms)):
         for rid, data in records.items():
             path = f"{api}/{folder}/{rid}.json"  # a string: 220,000 Path joins took 1 s
-            # A record that changed reaches its own page (alureg/pagereach.py): one whose
-            # page is not reached is as the live output's document was made from.
-            if reach is not None and page and (page, rid) not in reach and carry(path) is not None:
-                continue
-            inputs = file_digest(*memo, f"{API}/{folder}", rid) if memo else None  # the record as loaded
-            if inputs is None or reuse(path, inputs) is None:
-                _json(path, data, inputs)
+            size, inputs = keep(model, memo, reach if page else None, (page, rid), path, f"{API}/{folder}")
+            if size is None:
+                _json(path, data, inputs)  # the record as loaded
     for mid in model.members:
         path = f"{api}/status/{mid}.json"
         size, inputs = keep(model, memo, reach, ("status", mid), path)

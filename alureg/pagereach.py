@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from .outputs import carry, reuse
-from .pagememo import PageMemo, history_bytes, page_digest
+from .pagememo import PageMemo, file_digest, history_bytes, page_digest
 from .sitemodel import SiteModel
 
 FORMAT = 1
@@ -92,15 +92,20 @@ def state_file(folder: Path) -> Path:
 
 
 def keep(model: SiteModel, memo: PageMemo | None, reach: set[Page] | None, page: Page,
-         path: str) -> tuple[int | None, bytes | None]:
+         path: str, document: str | None = None) -> tuple[int | None, bytes | None]:
     """Keep the file of ``page`` at ``path`` from the previous outputs: carried over if
     the change does not reach the page, else kept or linked if the digest of its inputs
     (with ``memo``) is the previous file's. Returns its size (None: the caller makes
-    it) and the digest worked out, for ``emit``."""
+    it) and the digest worked out, for ``emit``. ``document``: the file is instead the
+    record's document in that API folder, made from the record alone
+    (``pagememo.file_digest``); a record that changed reaches its own page, so the
+    document is carried over as the page would be."""
     if reach is not None and page not in reach and (size := carry(path)) is not None:
         return size, None
-    digest = page_digest(model, *memo, *page) if memo is not None else None
-    return (reuse(path, digest) if digest is not None else None), digest
+    if memo is None:
+        return None, None
+    digest = file_digest(*memo, document, page[1]) if document else page_digest(model, *memo, *page)
+    return reuse(path, digest), digest
 
 
 def changed(before: PageState, now: PageState) -> set[str] | None:

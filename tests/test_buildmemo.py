@@ -77,6 +77,12 @@ def _record(s: Scratch, out: Path) -> dict[str, object]:
     return {}
 
 
+def _firm(s: Scratch, out: Path) -> dict[str, object]:
+    """An audit firm's record: it has no page of its own, but an API document."""
+    s.change("registry/auditors/AUD-001.yaml", lambda d: d.update(name=d["name"] + " (renamed)"))
+    return {}
+
+
 def _removed(s: Scratch, out: Path) -> dict[str, object]:
     (s.root / "registry/claims/CLM-10001.yaml").unlink()
     return {}
@@ -142,6 +148,7 @@ def _replaced_output(s: Scratch, out: Path) -> dict[str, object]:
 
 CHANGES: dict[str, Change] = {
     "a record's bytes": _record,
+    "an audit firm's record": _firm,
     "a record file removed": _removed,
     "the configuration": _config,
     "the date": lambda s, out: {"at": "2026-12-01"},

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from alureg import api, pagememo, pagereach
+from alureg import pagememo, pagereach
 from alureg.check import CheckResult, check
 from alureg.history import read_history
 from alureg.pagereach import Page, PageState
@@ -167,7 +167,7 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
         worked["api"] += 1
         return real_file(shared, fingerprints, folder, rid)
 
-    monkeypatch.setattr(api, "file_digest", record_document)  # the records' API documents
+    monkeypatch.setattr(pagereach, "file_digest", record_document)  # the records' API documents (pagereach.keep)
     now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
     out, cold = tmp_path / "out", tmp_path / "cold"
 
