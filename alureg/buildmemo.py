@@ -42,11 +42,11 @@ from typing import Any
 import orjson
 
 from . import outputs
-from .checkcache import RACY_NS, Identity, code_digest, unchanged
+from .checkcache import RACY_NS, Identity, Listing, code_digest, unchanged
 from .config import CONFIG_FILE
 from .gitrev import RECORD_TOPS, GitError, git, is_repository
 from .pages import SITE_DIR
-from .records import Kind, record_names
+from .records import record_names
 
 FORMAT = 1
 USE_FIND = True  # GNU find lists the output; False: the walk in Python (tests compare both)
@@ -222,17 +222,16 @@ def _listing(names: list[str], stats: list[Identity]) -> str:
     return h.hexdigest()
 
 
-def _record_stats(root: Path) -> tuple[list[tuple[Kind, str]], list[Identity]]:
-    """The record files (records.record_names) and their status."""
-    files = list(record_names(root))
-    base, stats = str(root), []
-    for _, name in files:
+def _list_records(root: Path, found: Listing) -> None:
+    """The record files (records.record_names) and their status, into ``found``."""
+    found.files = list(record_names(root))
+    base, stats = str(root), found.stats
+    for _, name in found.files:
         try:
             st = os.lstat(f"{base}/{name}")
-            stats.append((st.st_size, st.st_mtime_ns, st.st_ino))
+            stats[name] = (st.st_size, st.st_mtime_ns, st.st_ino)
         except OSError:
-            stats.append((-1, -1, -1))
-    return files, stats
+            stats[name] = (-1, -1, -1)
 
 
 @dataclass
@@ -267,37 +266,29 @@ def forget(cache_folder: Path) -> None:
     _memo_file(cache_folder).unlink(missing_ok=True)
 
 
-def _same_records(cache_folder: Path, root: Path, head: dict[str, Any], seen: dict[str, Identity],
-                  listed: list[tuple[Kind, str]]) -> bool:
+def _same_records(cache_folder: Path, root: Path, head: dict[str, Any], found: Listing) -> bool:
     """Every record file as the check of the last build read it, and no other;
-    ``seen`` is given each record file's status as this build found it, ``listed``
-    the files as listed (records.record_names)."""
-    files, stats = _record_stats(root)
-    listed.extend(files)
-    names = [rel for _, rel in files]
-    seen.update(zip(names, stats, strict=True))
-    pairs = sorted(zip(names, stats, strict=True))
+    ``found`` is given the record files as this build found them."""
+    _list_records(root, found)
+    pairs = sorted(found.stats.items())
     if head["clean"] and _listing([n for n, _ in pairs], [s for _, s in pairs]) == head["records"]:
         return True  # the common case: one digest, no file read
     try:
         records: dict[str, list[Any]] = orjson.loads(_records_file(cache_folder).read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return False
-    if len(names) != len(records) or any(n not in records for n in names):
+    if len(found.stats) != len(records) or any(n not in records for n in found.stats):
         return False  # a record file was added or removed
     started_ns, base = int(head["started_ns"]), str(root)
-    return all(unchanged(f"{base}/{name}", now, records[name], started_ns)
-               for name, now in zip(names, stats, strict=True))
+    return all(unchanged(f"{base}/{name}", now, records[name], started_ns) for name, now in found.stats.items())
 
 
-def lookup(cache_folder: Path, build_key: str, root: Path, out: Path, seen: dict[str, Identity] | None = None,
-           listed: list[tuple[Kind, str]] | None = None) -> dict[str, Any] | None:
+def lookup(cache_folder: Path, build_key: str, root: Path, out: Path,
+           found: Listing | None = None) -> dict[str, Any] | None:
     """The report of the last build if nothing it used or made has changed since.
-    ``seen``, if given, gets the status of every record file as found here, and
-    ``listed`` the files as listed (the check that follows a miss need not list them
-    or take their status again)."""
-    seen = {} if seen is None else seen
-    listed = [] if listed is None else listed
+    ``found``, if given, gets the record files and their status as found here (the
+    check that follows a miss need not list them or take their status again)."""
+    found = Listing() if found is None else found
     try:
         head = orjson.loads(_memo_file(cache_folder).read_bytes())
         if head.get("format") != FORMAT or head.get("key") != build_key or head.get("root") != str(root.resolve()):
@@ -308,7 +299,7 @@ def lookup(cache_folder: Path, build_key: str, root: Path, out: Path, seen: dict
         # took the cores from the comparison; three alternating pairs 19.19, 18.82
         # and 18.67 s against 20.28, 19.54 and 19.51), and gained a build with nothing changed nothing
         # (3.02 and 3.01 s against 3.12 and 2.78; docs/adr/0012-scale.md).
-        if not _same_records(cache_folder, root, head, seen, listed):
+        if not _same_records(cache_folder, root, head, found):
             return None
         report: dict[str, Any] = head["report"]
         return report if OutputListing(out.resolve()).digest() == head["output"] else None

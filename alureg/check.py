@@ -18,7 +18,7 @@ import hashlib
 import marshal
 import multiprocessing as mp
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -27,7 +27,7 @@ from typing import Any
 
 from . import schema
 from .caches import cache_dir
-from .checkcache import CheckCache, Entry, Identity, code_digest, file_entry
+from .checkcache import CheckCache, Entry, Listing, code_digest, file_entry
 from .config import Config, load_config
 from .editing import placeholders
 from .findings import Finding, Severity
@@ -218,14 +218,12 @@ def _no_cycle_collection() -> Iterator[None]:
 
 
 def check(root: Path, at: str, against: str | None = None, *, workers: int | None = None,
-          use_cache: bool = False, stats: Mapping[str, Identity] | None = None) -> CheckResult:
+          use_cache: bool = False) -> CheckResult:
     """Check the registry at ``root`` as of the day ``at`` (YYYY-MM-DD); with
     ``against`` (a git revision), also refuse what would roll that version back.
-    ``use_cache`` reuses the results of unchanged record files (alureg/checkcache.py);
-    ``stats``: the record files' status, by relative path, if the caller has just
-    taken it (the build memo's lookup: 220,000 files are not looked at twice)."""
+    ``use_cache`` reuses the results of unchanged record files (alureg/checkcache.py)."""
     with _no_cycle_collection():
-        examination = _examine_registry(root, at, against, workers, use_cache, stats or {})
+        examination = _examine_registry(root, at, against, workers, use_cache, None)
         # The cache is saved while the rules' workers run (their groups leave a core
         # idle part of the time: 2.6 s of rules, then 1.5 s of saving, at 220,000
         # records); ``finish`` then saves the positions they located, as a delta.
@@ -262,14 +260,13 @@ class PendingCheck:
         self.rules.stop()
 
 
-def start_check(root: Path, at: str, *, use_cache: bool = False, stats: Mapping[str, Identity] | None = None,
-                files: list[tuple[Kind, str]] | None = None) -> PendingCheck:
+def start_check(root: Path, at: str, *, use_cache: bool = False, found: Listing | None = None) -> PendingCheck:
     """``check`` (no ``against``), with its rules left running beside the caller.
-    ``files``: the record files (records.record_names) if the caller has just listed
-    them, with ``stats`` (the build memo: listing them again took 0.2-0.3 s at
-    220,000 files)."""
+    ``found``: the record files and their status if the caller has just taken them
+    (the build memo's lookup: 220,000 files are neither listed nor looked at again;
+    listing them took 0.2-0.3 s)."""
     with _no_cycle_collection():
-        return PendingCheck(_examine_registry(root, at, None, None, use_cache, stats or {}, files))
+        return PendingCheck(_examine_registry(root, at, None, None, use_cache, found))
 
 
 @dataclass
@@ -314,11 +311,12 @@ class Examination:
 
 
 def _examine_registry(root: Path, at: str, against: str | None, workers: int | None, use_cache: bool,
-                      stats: Mapping[str, Identity], listed: list[tuple[Kind, str]] | None = None) -> Examination:
+                      found: Listing | None) -> Examination:
     config = load_config(root)
     # Names, not Paths: a Path for each of 220,000 files and its relative name again
     # cost 0.9 s of every check; a Path is made for the files examined, by the worker.
-    files = listed if listed is not None else list(record_names(root))
+    files = found.files if found is not None else list(record_names(root))
+    stats = found.stats if found is not None else {}
     registry = Registry(root)
     findings: list[Finding] = []
     valid: list[Record] = []

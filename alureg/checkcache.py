@@ -56,6 +56,7 @@ import orjson
 
 from . import schema
 from .findings import Finding
+from .records import Kind
 
 FORMAT = 5  # 3: positions located; 4: digests; 5: marshal chunks after a JSON head
 CHUNK = 10_000  # entries per marshal blob: a blob and its rows are held at once, not the file
@@ -287,6 +288,17 @@ def _write(path: Path, head: dict[str, Any], entries: dict[str, Entry], rels: li
 
 
 Identity = tuple[int, int, int]  # a file's size, mtime_ns and inode
+
+
+@dataclass
+class Listing:
+    """The record files as one look found them: each one's kind and name
+    (records.record_names), in that order, and its status (-1s where it could not be
+    taken). The build memo takes them; the check that follows a miss uses them instead
+    of listing 220,000 files and looking at each again."""
+
+    files: list[tuple[Kind, str]] = field(default_factory=list)
+    stats: dict[str, Identity] = field(default_factory=dict)
 
 
 def unchanged(path: Path | str, now: Identity, seen: tuple[int, int, int, str] | list[Any],

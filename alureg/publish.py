@@ -34,7 +34,7 @@ from .api import write_api
 from .bundles import write_snapshot
 from .caches import cache_dir
 from .check import CheckResult, PendingCheck, start_check
-from .checkcache import Identity
+from .checkcache import Listing
 from .demo import demo_publisher
 from .errors import AluregError
 from .feeds import write_feeds
@@ -375,20 +375,18 @@ def _build(root: Path, out: Path, at: str | None, publisher: KeyPair | None, now
     stage = Stages()
     live, manifest = out.resolve(), cache_dir(out, "output")
     started = time.time_ns()  # the build memo's racy window starts here
-    seen: dict[str, Identity] = {}  # record files' status, taken by the memo for the check
-    listed: list[tuple[Kind, str]] = []  # and the files as it listed them
+    found = Listing()  # the record files and their status, taken by the memo for the check
     if use_cache:
         with stage("memo"):
             memo_key = buildmemo.key(root, at, f"{publisher.key_id} {publisher.public_multibase}",
                                      repository_url, strict)
-            kept = buildmemo.lookup(manifest, memo_key, root, out, seen, listed) if live.is_dir() else None
+            kept = buildmemo.lookup(manifest, memo_key, root, out, found) if live.is_dir() else None
         if kept is not None:
             return BuildReport(**kept, stages=stage, kept=True)
         buildmemo.forget(manifest)
     with stage("check"):
-        pending = start_check(root, at, use_cache=use_cache, stats=seen, files=listed or None)
-        seen.clear()  # 220,000 files' status, 59.6 MiB (tracemalloc): the check has them (result.files)
-        listed = []  # the check let go of them once its rules' process had them
+        pending = start_check(root, at, use_cache=use_cache, found=found if found.files else None)
+        del found  # 220,000 files' status, 59.6 MiB (tracemalloc): the check has them (result.files)
     try:
         if not pending.early.ok(strict=strict):
             raise _refused(root)  # the records' own errors: no need to wait for the rules
