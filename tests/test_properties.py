@@ -287,13 +287,19 @@ def test_page_escaping_equals_markupsafe(text: str, source: str) -> None:
 @FAST
 @given(JSONISH)
 def test_search_index_writer_equals_the_standard_library(data: Any) -> None:
-    """The search index's files (alureg/searchindex.py) are written with orjson: the
-    bytes json.dumps writes with no spaces and ``ensure_ascii=False``."""
+    """The search index's files (alureg/searchindex._write, with orjson) hold the bytes
+    json.dumps writes with no spaces and ``ensure_ascii=False``, and their size is
+    returned."""
     import json
+    import tempfile
 
-    import orjson
+    from alureg.searchindex import _write
 
-    assert orjson.dumps(data) == json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    expected = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "t0.json"
+        assert _write(path, data) == len(expected)
+        assert path.read_bytes() == expected
 
 
 @FAST
