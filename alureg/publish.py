@@ -176,7 +176,7 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
 
     def _stages(folder: Path) -> None:
         parallel = len(result.valid) >= PARALLEL_FROM and can_fork()
-        queue = _StageQueue(shared=parallel)
+        queue = _StageQueue()
         # Made here, not by whichever process takes the shell: a second process killed
         # after a failure here cannot delete its own.
         work = tempfile.TemporaryDirectory(prefix="alureg-shell-")
@@ -267,18 +267,14 @@ class _StageQueue:
     """The stages but the pages, taken one at a time by whichever process is free:
     the second one (``_Beside``) from the start, this one once the pages are written.
     A one-change rebuild's pages take 5 s and a cold build's 40-82 s, so no fixed share
-    suits both (100,000 certificates: docs/adr/0012-scale.md). ``shared``: a second
-    process will take stages too (else a plain counter: no shared memory is needed)."""
+    suits both (100,000 certificates: docs/adr/0012-scale.md). Made before the second
+    process is forked, if there is one."""
 
-    def __init__(self, shared: bool) -> None:
-        self.taken = SharedCounter() if shared else None
-        self.count = 0
+    def __init__(self) -> None:
+        self.taken = SharedCounter()
 
     def take(self) -> str | None:
-        if self.taken is None:
-            n, self.count = self.count, self.count + 1
-        else:
-            n = self.taken.next()
+        n = self.taken.next()
         return SHARED_STAGES[n] if n < len(SHARED_STAGES) else None
 
     def run(self, stage: Stages, run: Callable[[str], Any]) -> dict[str, Any]:
