@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import markupsafe
 import orjson
 import pycountry
 from markupsafe import Markup
@@ -32,6 +31,7 @@ from .feeds import record_link
 from .forked import SharedCounter, can_fork
 from .outputs import Taken, add_entries, emit, take_entries, worker_started
 from .pagememo import PageMemo, page_digest
+from .pageparts import GLOBALS, escape
 from .pagereach import Page, keep
 from .qr import claim_url
 from .records import Kind
@@ -46,7 +46,7 @@ from .sitemodel import (
     STATE_LABELS,
     SiteModel,
 )
-from .status import Status, history_at
+from .status import history_at
 
 CHANGES_SHOWN = 200  # rows on the changes page; the feeds and changes.json carry more
 SITE_DIR = Path(__file__).resolve().parent.parent / "site"
@@ -73,26 +73,8 @@ def country(code: str) -> str:
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
-# MarkupSafe's own escaping (C), which its ``escape`` wraps in a Markup; a MarkupSafe
-# without it (not the pinned one) is used through ``escape`` as it is.
-_escape_inner: Callable[[str], str] | None = getattr(markupsafe, "_escape_inner", None)
-
-
-def _escape(value: Any) -> str:
-    """What Jinja's autoescaping writes for ``{{ value }}``: ``markupsafe.escape``'s
-    characters, without the Markup object around a plain string. Jinja uses the
-    result only as output, joined into the page (compiler: ``_output_child_pre``),
-    where a Markup and its str are the same text. MarkupSafe 3 makes that object in
-    Python (``Markup.__new__``): 305 ns a value against 22, and a record page writes
-    about 85 values (128 against 105 µs a page, docs/adr/0012-scale.md). Anything
-    but a plain string (Markup, numbers, Undefined) goes to ``markupsafe.escape``."""
-    if type(value) is str and _escape_inner is not None:  # as markupsafe.escape tests it
-        return _escape_inner(value)
-    return markupsafe.escape(value)
-
-
 class _Template(jinja2.Template):
-    """A template whose output escaping is ``_escape``: the compiled code looks the
+    """A template whose output escaping is ``pageparts.escape``: the compiled code looks the
     name ``escape`` up in the template's own namespace, shared by its blocks and
     macros."""
 
@@ -100,7 +82,7 @@ class _Template(jinja2.Template):
     def from_code(cls, environment: jinja2.Environment, code: Any, globals: Any,
                   uptodate: Any = None) -> jinja2.Template:
         template = super().from_code(environment, code, globals, uptodate)
-        template.root_render_func.__globals__["escape"] = _escape
+        template.root_render_func.__globals__["escape"] = escape
         return template
 
 
@@ -129,17 +111,6 @@ class _Environment(jinja2.Environment):
         return super().getattr(obj, attribute)
 
 
-def badge(kind: str, rid: str, status: Status) -> Markup:
-    """A record's status badge, which site/assets/status.js finds by its kind and id
-    and updates at view time. Made here, not as a template macro: a certificate page
-    shows one for each claim resting on it, a member's page one for each of its
-    certificates and claims, and a call of the macro cost about 6 µs (a certificate
-    page's table of three claims took 40 µs of its 138; docs/adr/0012-scale.md)."""
-    e = _escape
-    return Markup(f'<span class="badge badge--{e(status.state)}" data-status-kind="{e(kind)}" '  # noqa: S704 (escaped)
-                  f'data-status-id="{e(rid)}">{e(STATE_LABELS[status.state])}</span>')
-
-
 @cache
 def environment() -> jinja2.Environment:
     env = _Environment(
@@ -155,7 +126,7 @@ def environment() -> jinja2.Environment:
     )
     env.globals.update(
         labels=STATE_LABELS, classes=CLASS_NAMES, activities=ACTIVITY_NAMES, materials=MATERIAL_NAMES,
-        standards=STANDARD_NAMES, claim_kinds=CLAIM_KIND_NAMES, country=country, badge=badge,
+        standards=STANDARD_NAMES, claim_kinds=CLAIM_KIND_NAMES, country=country, **GLOBALS,
     )
     return env
 

@@ -22,7 +22,6 @@ from alureg.loading import _event_load, _rust_load, load_bytes, load_text
 from alureg.records import Kind, record_files
 from alureg.schema import is_valid
 from alureg.signing import KeyPair, sorted_json_is_jcs, unsigned
-from alureg.sitemodel import STATE_LABELS
 from alureg.trust import TrustList, verify_record
 
 from .conftest import REPO
@@ -271,13 +270,14 @@ def test_script_json_equals_the_standard_library(data: Any) -> None:
                                               "{% set w %}<b>{{ v }}</b>{% endset %}{{ w }}{{ w | upper }}",
                                               "{% macro m(x) %}[{{ x }}]{% endmacro %}{{ m(v) }}{{ m(v) | e }}"]))
 def test_page_escaping_equals_markupsafe(text: str, source: str) -> None:
-    """Record pages escape output with alureg/pages._escape: the text stock Jinja with
+    """Record pages escape output with alureg/pageparts.escape: the text stock Jinja with
     MarkupSafe's escape writes, for any text, in output, attributes, concatenation,
     captured blocks and macros."""
     import jinja2
     import markupsafe
 
-    from alureg.pages import _escape, environment
+    from alureg.pageparts import escape as _escape
+    from alureg.pages import environment
 
     assert _escape(text) == str(markupsafe.escape(text))
     stock = jinja2.Environment(autoescape=True)
@@ -311,27 +311,3 @@ def test_folding_ascii_text_is_lower_casing_it(text: str) -> None:
 
     assert fold(text) == "".join(c for c in unicodedata.normalize("NFKD", text)
                                  if not unicodedata.combining(c)).lower()
-
-
-BADGE_MACRO = ('{% macro badge(kind, id, status) -%}\n<span class="badge badge--{{ status.state }}" '
-               'data-status-kind="{{ kind }}" data-status-id="{{ id }}">{{ labels[status.state] }}</span>\n'
-               '{%- endmacro %}{{ badge(kind, id, status) }}')
-
-
-@FAST
-@given(st.text(max_size=20), st.text(max_size=20), st.sampled_from(sorted(STATE_LABELS)))
-def test_the_status_badge_is_the_macro_it_was(kind: str, rid: str, state: str) -> None:
-    """Record pages and directory rows show a status badge made in Python
-    (alureg/pages.badge): what the template macro it replaced wrote with stock Jinja
-    and MarkupSafe, for any kind and id, escaped, and not escaped again in a page."""
-    import jinja2
-
-    from alureg.pages import badge, environment
-    from alureg.status import Status
-
-    status = Status(state)
-    stock = jinja2.Environment(autoescape=True).from_string(BADGE_MACRO)
-    expected = stock.render(kind=kind, id=rid, status=status, labels=STATE_LABELS)
-    assert str(badge(kind, rid, status)) == expected
-    page = environment().from_string("<td>{{ badge(kind, id, status) }}</td>")
-    assert page.render(kind=kind, id=rid, status=status) == f"<td>{expected}</td>"

@@ -162,12 +162,13 @@ def test_a_second_build_into_the_same_output_is_refused_while_one_runs(scratch: 
 
 
 def test_page_templates_escape_with_the_fast_escape() -> None:
-    """Every template the record pages use writes its output through pages._escape
+    """Every template the record pages use writes its output through pageparts.escape
     (alureg/pages.py: MarkupSafe's characters without a Markup per value), which gives
     a Markup or a number, an Undefined, to MarkupSafe as it is."""
     import markupsafe
 
-    from alureg.pages import SITE_DIR, _escape, environment
+    from alureg.pageparts import escape as _escape
+    from alureg.pages import SITE_DIR, environment
 
     names = sorted(p.name for p in (SITE_DIR / "templates").glob("*.html"))
     assert "certificate.html" in names
