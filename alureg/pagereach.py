@@ -2,7 +2,7 @@
 inputs (alureg/pagememo.py ``page_inputs``) hold a record that changed since the live
 output was built. The others are carried over from the live output with the input
 digest its manifest holds for them, without their inputs being worked out again
-(alureg/outputs.py ``carry``): at 100,000 certificates, working out every page's
+(alureg/outputs.py ``carry_all``): at 100,000 certificates, working out every page's
 inputs and digest took about 4.3 s of CPU of a rebuild after one change (py-spy,
 docs/adr/0012-scale.md).
 
@@ -22,14 +22,14 @@ compare them with every page whose digest changed (tests/test_pagereach.py)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from .outputs import carry, reuse
+from .outputs import carry_all, reuse
 from .pagememo import PageMemo, file_digest, history_bytes, page_digest
 from .sitemodel import SiteModel
 
@@ -91,21 +91,32 @@ def state_file(folder: Path) -> Path:
     return folder / "page-state.json"
 
 
-def keep(model: SiteModel, memo: PageMemo | None, reach: set[Page] | None, page: Page,
-         path: str, document: str | None = None) -> tuple[int | None, bytes | None]:
-    """Keep the file of ``page`` at ``path`` from the previous outputs: carried over if
-    the change does not reach the page, else kept or linked if the digest of its inputs
-    (with ``memo``) is the previous file's. Returns its size (None: the caller makes
+def keep(model: SiteModel, memo: PageMemo | None, page: Page, path: str,
+         document: str | None = None) -> tuple[int | None, bytes | None]:
+    """Keep the file of ``page`` at ``path`` from the previous outputs if the digest of
+    its inputs (with ``memo``) is the previous file's (for a page the change reaches, or
+    one not carried over: ``carry_unreached``). Returns its size (None: the caller makes
     it) and the digest worked out, for ``emit``. ``document``: the file is instead the
     record's document in that API folder, made from the record alone
-    (``pagememo.file_digest``); a record that changed reaches its own page, so the
-    document is carried over as the page would be."""
-    if reach is not None and page not in reach and (size := carry(path)) is not None:
-        return size, None
+    (``pagememo.file_digest``)."""
     if memo is None:
         return None, None
     digest = file_digest(*memo, document, page[1]) if document else page_digest(model, *memo, *page)
     return reuse(path, digest), digest
+
+
+def carry_unreached(reach: set[Page] | None, pages: Sequence[Page], where: str) -> list[int | None]:
+    """Carry over the files of ``pages`` that the change does not reach, at once, with
+    the input digests the live output's manifest holds for them (outputs.carry_all);
+    ``where``: their paths in the output, a format of the page's folder and id. Their
+    sizes, in order; None: a page reached, or a file not carried, which the caller
+    keeps or makes (``keep``). A record that changed reaches its own page, so its API
+    document is carried over as the page would be."""
+    if reach is None:
+        return [None] * len(pages)
+    unreached = [page not in reach for page in pages]
+    carried = iter(carry_all([where.format(*page) for page, out in zip(pages, unreached, strict=True) if out]))
+    return [next(carried) if out else None for out in unreached]
 
 
 def changed(before: PageState, now: PageState) -> set[str] | None:
