@@ -19,11 +19,11 @@ from typing import Any
 
 import orjson
 
-from .outputs import emit, live_bytes, reuse
+from .outputs import carry_all, emit, live_bytes, reuse
 from .pagereach import Page
 from .signing import KeyPair, canonical
 from .sitemodel import SiteModel
-from .snapshot import make_snapshot, record_digest
+from .snapshot import ShardedTree, make_snapshot, record_digest
 
 CLOSURE = "#closure"  # the Merkle leaf naming every record a claim's verdict rests on
 
@@ -103,6 +103,33 @@ def _kept_closures(path: Path) -> dict[str, bytes]:
         return {}
 
 
+def _kept_roots(path: Path) -> list[str]:
+    """The shards' roots of the live output's snapshot at ``path``'s place (none if it
+    is not as the live manifest says, or not a snapshot)."""
+    data = live_bytes(path)
+    try:
+        roots = orjson.loads(data)["shards"] if data is not None else []
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return []
+    return roots if isinstance(roots, list) and all(isinstance(r, str) for r in roots) else []
+
+
+def _carried(claims: list[str], tree: ShardedTree, roots: list[str], before: list[str]) -> set[str]:
+    """The claims whose bundles are carried over from the live output: those in a shard
+    whose root is the live snapshot's (``before``; the same number of shards). The root
+    commits to the shard's leaves in order, so the closure's digest, its place and the
+    shard's size, and with them the bundle's input digest, are the live one's (with the
+    same shared key: the caller has ``reach``). A rebuild after one change rewrites the
+    bundles of a few of the 256 shards; each of the others' 100,000 input digests took
+    about 10 µs to work out and look up (docs/adr/0012-scale.md, eighteenth session)."""
+    if len(before) != len(roots):
+        return set()
+    same = {k for k, (root, was) in enumerate(zip(roots, before, strict=True)) if root == was}
+    unchanged = [cid for cid in claims if tree.position[cid + CLOSURE][0] in same]
+    sizes = carry_all([f"c/{cid}/claim.json" for cid in unchanged])
+    return {cid for cid, size in zip(unchanged, sizes, strict=True) if size is not None}
+
+
 def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Path, publisher: KeyPair,
                    now: dt.datetime, shared: str | None = None,
                    known: Mapping[str, bytes] | None = None, reach: set[Page] | None = None) -> dict[str, Any]:
@@ -126,6 +153,7 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
     digests = {rid: known.get(rid) or hashlib.sha256(canonical(r)).digest()  # = record_digest
                for rid, r in records.items()}
     kept = _kept_closures(api / "snapshot-leaves.json") if reach is not None else {}
+    roots_before = _kept_roots(api / "snapshot.json") if reach is not None else []
     for cid in sorted(model.claims):
         digest = kept.get(cid) if reach is not None and ("c", cid) not in reach else None
         digests[cid + CLOSURE] = digest or record_digest(closure(claim_bundle(model, cid), digests))
@@ -135,7 +163,11 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
     _write_bytes(api / "snapshot-leaves.json", _leaves_bytes(snapshot, digests))
     holders: dict[str, bytes] = {}
     roots = tree.roots
-    for cid in sorted(model.claims):
+    claims = sorted(model.claims)
+    carried = _carried(claims, tree, roots, roots_before)
+    for cid in claims:
+        if cid in carried:
+            continue
         path = f"{out}/c/{cid}/claim.json"
         inputs = None
         if shared is not None:

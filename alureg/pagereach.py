@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from .outputs import carry_all, reuse
 from .pagememo import PageMemo, file_digest, history_bytes, page_digest
 from .sitemodel import SiteModel
 
-FORMAT = 1
+FORMAT = 2  # 2: with the directories' rows (``rows``)
 Page = tuple[str, str]  # folder (as pagememo.page_inputs names them), record id
 
 
@@ -51,11 +51,14 @@ class PageState:
     """What a build's record pages were made from: the page memo's shared key, and each
     record's ``"<file digest> <history digest>|link|link..."`` by id. ``manifest``:
     the SHA-256 of the live manifest file saved with it (alureg/outputs.py): a state is
-    used only with the output it describes."""
+    used only with the output it describes. ``rows``: the files of kept directory rows
+    that the build's directory pages used, by the digest of their kind and ids
+    (alureg/pages.py ``RowMemo``)."""
 
     shared: str
     records: dict[str, str]
     manifest: str = ""
+    rows: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, model: SiteModel, shared: str, digests: dict[str, str]) -> PageState:
@@ -70,7 +73,7 @@ class PageState:
     def save(self, folder: Path, manifest: str) -> None:
         tmp = state_file(folder).with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps({"format": FORMAT, "manifest": manifest, "shared": self.shared,
-                                      "records": self.records}))
+                                      "records": self.records, "rows": self.rows}))
         tmp.replace(state_file(folder))
 
     @classmethod
@@ -79,10 +82,10 @@ class PageState:
             data = orjson.loads(state_file(folder).read_bytes())
             if data["format"] != FORMAT or not all(isinstance(data[k], str) for k in ("manifest", "shared")):
                 return None
-            records = data["records"]
-            if not isinstance(records, dict) or not all(isinstance(v, str) for v in records.values()):
+            records, rows = data["records"], data["rows"]
+            if not all(isinstance(d, dict) and all(isinstance(v, str) for v in d.values()) for d in (records, rows)):
                 return None
-            return cls(data["shared"], records, data["manifest"])
+            return cls(data["shared"], records, data["manifest"], rows)
         except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
             return None
 

@@ -352,12 +352,22 @@ class RowMemo:
     (1,000 rows), and the rows of other pages are neither rendered nor held in memory.
     Named by its contents' inputs, a file is either right or absent; one written in
     part is never named (written aside, then renamed). Files no page of a build used
-    are removed when it ends (``save``)."""
+    are removed when it ends (``save``).
 
-    def __init__(self, model: SiteModel, folder: Path | None = None, memo: PageMemo | None = None) -> None:
+    ``reach``: the pages and rows a change since the live output reaches
+    (alureg/pagereach.py); ``kept``: the files the live output's directory pages used,
+    by the digest of their rows' kind and ids (``names``, kept in its page state). A
+    page none of whose rows the change reaches uses the same file as then, without
+    its rows' digests being worked out: 120,000 of them took about 1 s of a one-change
+    rebuild at 100,000 certificates (docs/adr/0012-scale.md, eighteenth session)."""
+
+    def __init__(self, model: SiteModel, folder: Path | None = None, memo: PageMemo | None = None,
+                 reach: set[Page] | None = None, kept: dict[str, str] | None = None) -> None:
         self.model, self.folder, self.memo = model, folder, memo
+        self.reach, self.kept = reach, kept or {}
         self.digests: dict[str, str] = {}
         self.used: set[str] = set()
+        self.names: dict[str, str] = {}  # the files used, by the digest of their rows' kind and ids
 
     def _digest(self, kind: str, rid: str) -> str:
         assert self.memo is not None
@@ -377,18 +387,20 @@ class RowMemo:
         ids = list(ids)
         if self.folder is None or self.memo is None:
             return Markup(sep.join([ROW_MAKERS[kind](self.model, rid) for rid in ids]))  # noqa: S704 (our rows)
+        key = hashlib.sha256("\n".join([kind, sep, *ids]).encode()).hexdigest()
+        reach = self.reach
+        name = self.kept.get(key) if reach is not None and not any((kind, rid) in reach for rid in ids) else None
+        if name is not None and (found := self._read(name)) is not None:
+            self.names[key] = name
+            return found
         h = hashlib.sha256(f"rows {ROWS_FORMAT}\n{self.memo[0]}\n{kind}\n{sep}\n".encode())
         for rid in ids:
             h.update(f"{rid} {self._digest(kind, rid)}\n".encode())
         name = f"{h.hexdigest()}.html"
-        self.used.add(name)
+        self.names[key] = name
+        if (found := self._read(name)) is not None:
+            return found
         path = self.folder / name
-        try:  # the first line: the SHA-256 of the rest, so that a file damaged since is not used
-            check, _, kept = path.read_bytes().partition(b"\n")
-            if hashlib.sha256(kept).hexdigest().encode() == check:
-                return Markup(kept.decode("utf-8"))  # noqa: S704 (rendered by our template, earlier)
-        except (OSError, UnicodeDecodeError):
-            pass
         html = sep.join([ROW_MAKERS[kind](self.model, rid) for rid in ids])
         data = html.encode("utf-8")
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -396,6 +408,18 @@ class RowMemo:
         tmp.write_bytes(hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
         tmp.replace(path)
         return Markup(html)  # noqa: S704 (rendered by our template)
+
+    def _read(self, name: str) -> Markup | None:
+        """The kept rows in the file ``name``, if it is there and whole."""
+        assert self.folder is not None
+        self.used.add(name)
+        try:  # the first line: the SHA-256 of the rest, so that a file damaged since is not used
+            check, _, kept = (self.folder / name).read_bytes().partition(b"\n")
+            if hashlib.sha256(kept).hexdigest().encode() == check:
+                return Markup(kept.decode("utf-8"))  # noqa: S704 (rendered by our template, earlier)
+        except (OSError, UnicodeDecodeError):
+            pass
+        return None
 
     def save(self) -> None:
         """Remove the kept rows that no page of this build used."""

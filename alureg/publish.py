@@ -140,7 +140,8 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         claimed = outputs.claim_spare(spare, manifest, live) if spare is not None else None
     with stage("reach"):  # what the record pages are made from, and the pages a change reaches
         state = PageState.of(model, *memo) if memo else None
-        reach = _reach(model, state, manifest, claimed)
+        reach, rows_before = _reach(model, state, manifest, claimed)
+    rows_used: dict[str, str] = {}  # the kept rows the directory pages use (RowMemo), for the next build
     usable = claimed.spare if claimed is not None else None
     if spare is not None and usable is None:
         discard(spare, out, background)  # no manifest says what it holds
@@ -164,7 +165,8 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         """One of the stages that write files no other stage reads (``SHARED_STAGES``);
         ``work``: an empty scratch folder for the shell."""
         if name == "shell":
-            return _write_shell(model, folder, work, RowMemo(model, manifest / "rows", memo) if memo else None)
+            rows = RowMemo(model, manifest / "rows", memo, reach, rows_before) if memo else None
+            return _write_shell(model, folder, work, rows)
         if name == "snapshot":
             return write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now,
                                   memo[0] if memo else None, result.record_digests(), reach)
@@ -203,6 +205,7 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
                 beside.stop()  # after a failure here: it must not write on into a folder being deleted
             work.cleanup()
         report.snapshot, report.suppliers, report.feeds = done["snapshot"], done["search"], done["feeds"]
+        rows_used.update(done["shell"])
         with stage("tidy"):
             outputs.complete()
         with stage("rules"):  # waiting for the check's cross-record rules, if they still run
@@ -223,6 +226,7 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
                 discard(folder, out, background)
         report.linked, report.written, files, digest = outputs.finish(live, manifest, spare)
         if state is not None and digest:
+            state.rows = rows_used
             state.save(manifest, digest)  # for the next build into this output
     stage.seconds["write"] -= sum(secs - before.get(name, 0.0) for name, secs in stage.seconds.items()
                                   if name != "write")
@@ -230,25 +234,28 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
 
 
 def _reach(model: SiteModel, state: PageState | None, manifest: Path,
-           claimed: outputs.Claimed | None) -> set[Page] | None:
+           claimed: outputs.Claimed | None) -> tuple[set[Page] | None, dict[str, str]]:
     """The record pages a change since the live output may have changed, from the
-    state its build kept (alureg/pagereach.py); None: any page may have."""
+    state its build kept (alureg/pagereach.py; None: any page may have), and the kept
+    directory rows its directory pages used (``PageState.rows``)."""
     if state is None or claimed is None:
-        return None
+        return None, {}
     before = PageState.load(manifest)
     if before is None or before.manifest != claimed.digest:
-        return None  # no state, or one of another output
+        return None, {}  # no state, or one of another output
     ids = pagereach.changed(before, state)
-    return pagereach.reached(model, ids) if ids is not None else None
+    return (pagereach.reached(model, ids), before.rows) if ids is not None else (None, {})
 
 
-def _write_shell(model: SiteModel, folder: Path, work: Path, rows: RowMemo | None) -> None:
+def _write_shell(model: SiteModel, folder: Path, work: Path, rows: RowMemo | None) -> dict[str, str]:
     """The MkDocs pages (alureg/shell.py), made in ``work`` (an empty folder), then
-    emitted into ``folder``; ``rows``: the directories' rows kept between builds."""
+    emitted into ``folder``; ``rows``: the directories' rows kept between builds.
+    Returns the kept rows' files the pages used (``RowMemo.names``)."""
     build_shell(work / "site", work, fragments(model, rows), f"{model.scheme} registry")
     if rows is not None:
         rows.save()  # once every page's rows are made
     outputs.emit_tree(work / "site", folder)
+    return rows.names if rows is not None else {}
 
 
 PARALLEL_FROM = 3000  # valid records; below this, a second process costs more than it saves

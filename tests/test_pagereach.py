@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from alureg import pagememo, pagereach
+from alureg import pages as record_pages
 from alureg.check import CheckResult, check
 from alureg.history import read_history
 from alureg.pagereach import Page, PageState
@@ -168,6 +169,13 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
         return real_file(shared, fingerprints, folder, rid)
 
     monkeypatch.setattr(pagereach, "file_digest", record_document)  # the records' API documents (pagereach.keep)
+
+    def row(model: SiteModel, shared: str, fingerprints: dict[str, str], folder: str, rid: str) -> bytes:
+        worked["rows"] += 1
+        return real(model, shared, fingerprints, folder, rid)
+
+    monkeypatch.setattr(record_pages, "page_digest", row)  # the directories' rows (pages.RowMemo)
+    monkeypatch.setattr(record_pages, "DIRECTORY_PAGE", 4)  # several pages: one kept, another changed
     now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
     out, cold = tmp_path / "out", tmp_path / "cold"
 
@@ -178,11 +186,13 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
         build(scratch.root, out, AT, now=now, use_cache=True)
         counts = sum(worked[f] for f in ("members", "certificates", "c", "status")), worked["closure"]
         documents.append(worked["api"])
+        rows.append(worked["rows"])
         build(scratch.root, cold, AT, now=now)
         assert _tree(out) == _tree(cold)
         return counts
 
     documents: list[int] = []  # the API documents whose inputs each warm build worked out
+    rows: list[int] = []  # the directory rows whose inputs it worked out
     claims = len(list((scratch.root / "registry/claims").glob("*.yaml")))
     everything, closures = rebuild()
     assert everything > 100 and closures == claims
@@ -196,6 +206,7 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
     pages, closures = rebuild()
     assert 0 < pages < everything / 4 and 0 < closures < claims / 4
     assert 0 < documents[1] < documents[0] / 4 and 0 < documents[2] < documents[0] / 4
+    assert 0 < rows[1] < rows[0] / 2 and 0 < rows[2] < rows[0] / 2  # the pages of rows the change reached
 
     from alureg.caches import cache_dir
 
@@ -208,4 +219,4 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
     kept.write_bytes(orjson.dumps({**data, "manifest": "0" * 64}))
     scratch.change(claim, lambda d: d.update(valid_until="2027-02-28"))
     assert rebuild() == (everything, claims)  # the state of another output is not used
-    assert documents[-2:] == [documents[0]] * 2
+    assert documents[-2:] == [documents[0]] * 2 and rows[-2:] == [rows[0]] * 2
