@@ -1,15 +1,17 @@
 """The parts that record pages repeat, made in Python rather than as template macros
-(site/templates/macros.html had them): a status badge, the reason beside it, the
-"as of" line, a record's status history, its committed changes, and the tables of
-certificates and claims. Templates call them as Jinja globals (alureg/pages.py).
+(site/templates/macros.html and directory_rows.html had them): a status badge, the
+reason beside it, the "as of" line, a record's status history, its committed
+changes, the tables of certificates and claims, and the directories' rows.
+Templates call them as Jinja globals (alureg/pages.py); the rows are called from
+Python.
 
 Why: a record page is rendered 220,000 times in a large build, and each call of a
 Jinja macro cost about 6 µs on top of its output (a new context, its arguments
 checked, its output joined and wrapped): a certificate page called five, plus one
-for each row of its table of claims (docs/adr/0012-scale.md, seventeenth and
-eighteenth sessions). Each part returns exactly the text the macro wrote, escaped
-the same way (tests/test_properties.py renders the macros with stock Jinja and
-compares, for any text).
+for each row of its table of claims, and a directory row took 12.6 µs
+(docs/adr/0012-scale.md, seventeenth and eighteenth sessions). Each part returns
+exactly the text the macro wrote, escaped the same way (tests/test_pageparts.py
+renders the macros with stock Jinja and compares, for any text).
 """
 
 from __future__ import annotations
@@ -135,6 +137,29 @@ def claim_table(model: SiteModel, ids: Iterable[str], root: str) -> Markup:
     return Markup('<div class="table-wrap"><table class="registry-table">\n<thead><tr><th scope="col">Claim</th>'  # noqa: S704
                   '<th scope="col">Kind</th><th scope="col">Product</th><th scope="col">Status</th></tr></thead>\n'
                   '<tbody>\n' + "".join(rows) + _TABLE_END)
+
+
+def certificate_row(cid: str, c: Mapping[str, Any], holder: Mapping[str, Any], status: Status,
+                    countries: Sequence[str], activities: Sequence[str]) -> str:
+    """A row of the certificates directory, with what its filters read (alureg/pages.py
+    ``_certificate_row`` works out the countries and activities)."""
+    e = escape
+    name, standard, version, kind = e(holder["name"]), c["standard"], e(c["version"]), c["certification_type"]
+    return (f'<tr data-row data-standard="{e(standard)}" data-version="{version}" data-type="{e(kind)}" '
+            f'data-state="{e(status.state)}" data-country="{_joined(countries, " ")}" '
+            f'data-activity="{_joined(activities, " ")}" data-text="{name} {e(cid)}">'
+            f'<td><a href="../certificates/{e(cid)}/">{e(cid)}</a></td><td><a href="../members/{e(holder["id"])}/">'
+            f'{name}</a></td><td>{e(STANDARD_NAMES[standard])} {version}</td><td>{e(str(kind).capitalize())}</td>'
+            f'<td>{_joined(countries, ", ")}</td><td>{e(c["valid_until"])}</td>'
+            f'<td>{badge("certificate", cid, status)}</td></tr>\n')
+
+
+def member_row(mid: str, m: Mapping[str, Any], certificates: int, status: Status, country: Callable[[str], str]) -> str:
+    """A row of the members directory; ``country``: a country's name from its code."""
+    e = escape
+    return (f'<tr data-row data-country="{e(m["country"])}" data-text="{e(m["name"])} {e(m["id"])}">'
+            f'<td><a href="../members/{e(mid)}/">{e(m["name"])}</a></td><td>{e(country(m["country"]))}</td>'
+            f'<td>{e(m["joined"])}</td><td>{e(certificates)}</td><td>{badge("member", mid, status)}</td></tr>\n')
 
 
 # The Jinja globals the record templates call (alureg/pages.py ``environment``).

@@ -31,7 +31,7 @@ from .feeds import record_link
 from .forked import SharedCounter, can_fork
 from .outputs import Taken, add_entries, emit, take_entries, worker_started
 from .pagememo import PageMemo, page_digest
-from .pageparts import GLOBALS, escape
+from .pageparts import GLOBALS, certificate_row, escape, member_row
 from .pagereach import Page, carry_unreached, keep
 from .qr import claim_url
 from .records import Kind
@@ -309,12 +309,12 @@ def _certificate_row(model: SiteModel, cid: str) -> str:
     cert = model.certificates[cid]
     facilities = cert["scope"]["facilities"]
     activities = _unique(a for f in facilities for a in f["activities"]) + cert["scope"].get("material_stages", [])
-    return str(_rows().certificate(cid, cert, model.members[cert["holder"]], model.cert_status(cid),
-                                   _unique(f["country"] for f in facilities), activities))
+    return certificate_row(cid, cert, model.members[cert["holder"]], model.cert_status(cid),
+                           _unique(f["country"] for f in facilities), activities)
 
 
 def _member_row(model: SiteModel, mid: str) -> str:
-    return str(_rows().member(mid, model.members[mid], len(model.certs_of.get(mid, [])), model.member_status(mid)))
+    return member_row(mid, model.members[mid], len(model.certs_of.get(mid, [])), model.member_status(mid), country)
 
 
 def _certificate_status(model: SiteModel, cid: str) -> str:
@@ -336,11 +336,6 @@ ROW_MAKERS = {"certificate-row": _certificate_row, "member-row": _member_row,
               "certificate-status": _certificate_status}
 DIGEST_OF = {"certificate-status": "certificate-row"}  # inputs within the row's (tests/test_pagememo.py)
 _SHARED_DIGESTS = frozenset(DIGEST_OF.values())
-
-
-@cache
-def _rows() -> Any:
-    return environment().get_template("directory_rows.html").module
 
 
 ROWS_FORMAT = 3  # of the kept rows: one file per directory page's rows, named by their inputs' digest

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alureg import pageparts
-from alureg.pages import environment
+from alureg.pages import country, environment
 from alureg.sitemodel import CLAIM_KIND_NAMES, STANDARD_NAMES, STATE_LABELS
 from alureg.status import Status
 
@@ -27,7 +27,7 @@ STATES = st.sampled_from(sorted(STATE_LABELS))
 STATUS = st.builds(Status, STATES, st.none() | TEXT, st.none() | TEXT, st.lists(TEXT, max_size=3).map(tuple))
 
 _STOCK = jinja2.Environment(loader=jinja2.FileSystemLoader(REPO / "tests" / "data" / "pageparts"), autoescape=True)
-_STOCK.globals.update(labels=STATE_LABELS, standards=STANDARD_NAMES, claim_kinds=CLAIM_KIND_NAMES)
+_STOCK.globals.update(labels=STATE_LABELS, standards=STANDARD_NAMES, claim_kinds=CLAIM_KIND_NAMES, country=country)
 
 
 def _macro(name: str, **arguments: Any) -> str:
@@ -96,3 +96,31 @@ def test_the_tables_are_the_macros_they_were(certificates: dict[str, Any], claim
         claim_status=lambda cid: Status(claims[cid][1]))
     _same("cert_table", model=model, ids=list(certificates), root=root)
     _same("claim_table", model=model, ids=list(claims), root=root)
+
+
+def _row(name: str, *arguments: Any) -> str:
+    """What the directory row macro ``name`` wrote (its macros had positional arguments)."""
+    names = [f"a{k}" for k in range(len(arguments))]
+    call = f'{name}({", ".join(names)})'
+    template = _STOCK.from_string(f'{{% from "macros_before.html" import {name} %}}{{{{ {call} }}}}')
+    return template.render(dict(zip(names, arguments, strict=True)))
+
+
+@FAST
+@given(TEXT, CERTIFICATE, st.fixed_dictionaries({"id": TEXT, "name": TEXT}), STATUS, st.lists(TEXT, max_size=3),
+       st.lists(TEXT, max_size=3))
+def test_the_certificate_row_is_the_macro_it_was(cid: str, certificate: dict[str, Any], holder: dict[str, Any],
+                                                 status: Status, countries: list[str], activities: list[str]) -> None:
+    expected = _row("certificate", cid, certificate, holder, status, countries, activities)
+    assert pageparts.certificate_row(cid, certificate, holder, status, countries, activities) == expected
+
+
+@FAST
+@given(TEXT, st.fixed_dictionaries({"id": TEXT, "name": TEXT, "joined": TEXT,
+                                    "country": st.sampled_from(["NO", "AU", "DE", "XX", "<&>"])}),
+       st.integers(0, 10_000), STATUS)
+def test_the_member_row_is_the_macro_it_was(mid: str, member: dict[str, Any], certificates: int,
+                                            status: Status) -> None:
+    """Any name, id and count; a country code with a name or without one."""
+    expected = _row("member", mid, member, certificates, status)
+    assert pageparts.member_row(mid, member, certificates, status, country) == expected
