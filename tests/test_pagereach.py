@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from alureg import pagememo, pagereach
+from alureg import pagememo, pagereach, snapshot
 from alureg import pages as record_pages
 from alureg.check import CheckResult, check
 from alureg.history import read_history
@@ -143,9 +143,10 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """After changes that move links (a certificate's predecessor), only the pages
     reached have their inputs worked out, and only the claims reached their closure's
-    digest (alureg/bundles.py); the others are carried over, and the output is a cold
-    build's. Without the kept state, or with one of another output, every page's
-    inputs are worked out again."""
+    digest (alureg/bundles.py); the others are carried over, with the directory pages'
+    rows that no change reached and the bundles in the snapshot's shards that kept
+    their root, and the output is a cold build's. Without the kept state, or with one
+    of another output, every page's inputs are worked out again."""
     from alureg import bundles
 
     worked: Counter[str] = Counter()
@@ -156,6 +157,14 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
         return real_closure(*args, **kwargs)
 
     monkeypatch.setattr(bundles, "closure", closure)
+    real_reuse = bundles.reuse
+
+    def reuse(*args: Any) -> int | None:
+        worked["bundle"] += 1
+        return real_reuse(*args)
+
+    monkeypatch.setattr(bundles, "reuse", reuse)  # bundles not carried over with their shard
+    monkeypatch.setattr(snapshot, "LEAVES_PER_SHARD", 4)  # the snapshot in shards, some kept while others change
 
     def counting(model: SiteModel, shared: str, fingerprints: dict[str, str], folder: str, rid: str) -> bytes:
         worked[folder] += 1
@@ -187,12 +196,14 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
         counts = sum(worked[f] for f in ("members", "certificates", "c", "status")), worked["closure"]
         documents.append(worked["api"])
         rows.append(worked["rows"])
+        bundled.append(worked["bundle"])
         build(scratch.root, cold, AT, now=now)
         assert _tree(out) == _tree(cold)
         return counts
 
     documents: list[int] = []  # the API documents whose inputs each warm build worked out
     rows: list[int] = []  # the directory rows whose inputs it worked out
+    bundled: list[int] = []  # the claim bundles whose inputs it worked out
     claims = len(list((scratch.root / "registry/claims").glob("*.yaml")))
     everything, closures = rebuild()
     assert everything > 100 and closures == claims
@@ -207,6 +218,7 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
     assert 0 < pages < everything / 4 and 0 < closures < claims / 4
     assert 0 < documents[1] < documents[0] / 4 and 0 < documents[2] < documents[0] / 4
     assert 0 < rows[1] < rows[0] / 2 and 0 < rows[2] < rows[0] / 2  # the pages of rows the change reached
+    assert bundled[0] == claims and 0 < bundled[1] < claims / 2 and 0 < bundled[2] < claims / 2  # changed shards
 
     from alureg.caches import cache_dir
 
@@ -219,4 +231,4 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
     kept.write_bytes(orjson.dumps({**data, "manifest": "0" * 64}))
     scratch.change(claim, lambda d: d.update(valid_until="2027-02-28"))
     assert rebuild() == (everything, claims)  # the state of another output is not used
-    assert documents[-2:] == [documents[0]] * 2 and rows[-2:] == [rows[0]] * 2
+    assert documents[-2:] == [documents[0]] * 2 and rows[-2:] == [rows[0]] * 2 and bundled[-2:] == [claims] * 2
