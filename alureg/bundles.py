@@ -121,7 +121,7 @@ def _carried(claims: list[str], tree: ShardedTree, roots: list[str], before: lis
     shard's size, and with them the bundle's input digest, are the live one's (with the
     same shared key: the caller has ``reach``). A rebuild after one change rewrites the
     bundles of a few of the 256 shards; each of the others' 100,000 input digests took
-    about 10 µs to work out and look up (docs/adr/0012-scale.md, eighteenth session)."""
+    about 15 µs to work out and look up (docs/adr/0012-scale.md, eighteenth session)."""
     if len(before) != len(roots):
         return set()
     same = {k for k, (root, was) in enumerate(zip(roots, before, strict=True)) if root == was}

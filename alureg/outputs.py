@@ -277,9 +277,9 @@ def carry_all(rels: list[str]) -> list[int | None]:
     the spare's entry is the live one's (the file is a link to the live file), and
     the file is as that entry says, looked up from the new output's folder (an open
     descriptor) rather than from the root of the file system. 3.5 µs a file against
-    5.0 through ``reuse`` one at a time (100,000 claim pages); a rebuild carries about 480,000
-    (docs/adr/0012-scale.md, eighteenth session). Any other case goes through
-    ``_reuse``."""
+    5.0 one at a time (100,000 claim pages); a one-change rebuild carries about
+    555,000 at 100,000 certificates (docs/adr/0012-scale.md, eighteenth session). Any
+    other case goes through ``_reuse``."""
     run = _run
     if run is None:
         return [None] * len(rels)

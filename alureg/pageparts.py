@@ -17,9 +17,11 @@ renders the macros with stock Jinja and compares, for any text).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
 from typing import Any
 
 import markupsafe
+import pycountry
 from markupsafe import Markup
 
 from .sitemodel import CLAIM_KIND_NAMES, STANDARD_NAMES, STATE_LABELS, SiteModel
@@ -41,6 +43,14 @@ def escape(value: Any) -> str:
     if type(value) is str and _escape_inner is not None:  # as markupsafe.escape tests it
         return _escape_inner(value)
     return markupsafe.escape(value)
+
+
+@cache
+def country(code: str) -> str:
+    """A country's name and code, from its ISO 3166 code."""
+    found = pycountry.countries.get(alpha_2=code)
+    name = getattr(found, "common_name", None) or getattr(found, "name", code)
+    return f"{name} ({code})"
 
 
 def _joined(values: Iterable[Any], separator: str = "; ") -> str:
@@ -154,14 +164,14 @@ def certificate_row(cid: str, c: Mapping[str, Any], holder: Mapping[str, Any], s
             f'<td>{badge("certificate", cid, status)}</td></tr>\n')
 
 
-def member_row(mid: str, m: Mapping[str, Any], certificates: int, status: Status, country: Callable[[str], str]) -> str:
-    """A row of the members directory; ``country``: a country's name from its code."""
+def member_row(mid: str, m: Mapping[str, Any], certificates: int, status: Status) -> str:
+    """A row of the members directory."""
     e = escape
     return (f'<tr data-row data-country="{e(m["country"])}" data-text="{e(m["name"])} {e(m["id"])}">'
             f'<td><a href="../members/{e(mid)}/">{e(m["name"])}</a></td><td>{e(country(m["country"]))}</td>'
             f'<td>{e(m["joined"])}</td><td>{e(certificates)}</td><td>{badge("member", mid, status)}</td></tr>\n')
 
 
-# The Jinja globals the record templates call (alureg/pages.py ``environment``).
-GLOBALS = {"badge": badge, "reason": reason, "asof": asof, "timeline": timeline, "changes": changes,
+# The Jinja globals the templates call (alureg/pages.py ``environment``).
+GLOBALS = {"country": country, "badge": badge, "reason": reason, "asof": asof, "timeline": timeline, "changes": changes,
            "cert_table": cert_table, "claim_table": claim_table}

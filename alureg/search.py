@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import AluregError
-from .pages import country
+from .pageparts import country
 from .sitemodel import ACTIVITY_NAMES, CLASS_NAMES, STANDARD_NAMES, STATE_LABELS, SiteModel
 
 FACETS = ["standard", "version", "type", "status", "country", "activity", "class"]

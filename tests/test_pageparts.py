@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alureg import pageparts
-from alureg.pages import country, environment
+from alureg.pageparts import country
+from alureg.pages import environment
 from alureg.sitemodel import CLAIM_KIND_NAMES, STANDARD_NAMES, STATE_LABELS
 from alureg.status import Status
 
@@ -123,4 +124,4 @@ def test_the_member_row_is_the_macro_it_was(mid: str, member: dict[str, Any], ce
                                             status: Status) -> None:
     """Any name, id and count; a country code with a name or without one."""
     expected = _row("member", mid, member, certificates, status)
-    assert pageparts.member_row(mid, member, certificates, status, country) == expected
+    assert pageparts.member_row(mid, member, certificates, status) == expected

@@ -62,7 +62,7 @@ def listed(model: SiteModel) -> list[str]:
 
 def expected(model: SiteModel, facet: str, value: str) -> set[str]:
     """From the records: which listed members have ``value`` for ``facet``."""
-    from alureg.pages import country
+    from alureg.pageparts import country
     from alureg.sitemodel import ACTIVITY_NAMES, CLASS_NAMES, STANDARD_NAMES, STATE_LABELS
 
     out = set()
