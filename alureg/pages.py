@@ -23,7 +23,6 @@ from typing import Any
 
 import jinja2
 import orjson
-import pycountry
 from markupsafe import Markup
 
 from .datadict import fields
@@ -61,13 +60,6 @@ def script_json(data: Any) -> Markup:
     except (orjson.JSONEncodeError, TypeError):  # beyond orjson (an integer over 64 bits): the reference
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))  # noqa: S704
-
-
-@cache
-def country(code: str) -> str:
-    found = pycountry.countries.get(alpha_2=code)
-    name = getattr(found, "common_name", None) or getattr(found, "name", code)
-    return f"{name} ({code})"
 
 
 _DICT_ATTRIBUTES = frozenset(dir(dict))
@@ -126,7 +118,7 @@ def environment() -> jinja2.Environment:
     )
     env.globals.update(
         labels=STATE_LABELS, classes=CLASS_NAMES, activities=ACTIVITY_NAMES, materials=MATERIAL_NAMES,
-        standards=STANDARD_NAMES, claim_kinds=CLAIM_KIND_NAMES, country=country, **GLOBALS,
+        standards=STANDARD_NAMES, claim_kinds=CLAIM_KIND_NAMES, **GLOBALS,
     )
     return env
 
@@ -139,6 +131,43 @@ def _write(path: Path | str, text: str, inputs: bytes | None = None) -> int:
     return emit(path, text.encode("utf-8"), inputs)
 
 
+_PART_OF = {"members": SiteModel.member_entry, "certificates": SiteModel.cert_entry,
+            "claims": SiteModel.claim_entry}
+
+
+def status_json(model: SiteModel, members: Iterable[str], certificates: Iterable[str],
+                claims: Iterable[str]) -> Markup:
+    """``script_json(model.status_data(members, certificates, claims))`` (tested equal),
+    from each record's entry encoded once a build when the model keeps its statuses
+    (else as that expression). A record page holds the status data of its record and
+    the records around it: a member's entry is in its own page and in each of its
+    certificates' pages; making and encoding them page by page took about 4.4 s of CPU
+    in a cold build at 100,000 certificates (docs/adr/0012-scale.md, eighteenth
+    session). RFC 8259 objects with sorted keys: an object is its members' encodings
+    joined by commas, and script_json's escaping is character by character."""
+    if model.statuses is None:
+        return script_json(model.status_data(members, certificates, claims))
+    claims = list(claims)
+    member_ids, cert_ids = model.status_ids(members, certificates, claims)
+    parts = model.status_parts
+
+    def joined(kind: str, ids: Iterable[str]) -> str:
+        kept, entry = parts[kind], _PART_OF[kind]
+        out = []
+        for rid in ids:
+            found = kept.get(rid)
+            if found is None:
+                found = kept[rid] = str(script_json({rid: entry(model, rid)}))[1:-1]
+            out.append(found)
+        return ",".join(out)
+
+    return Markup(  # noqa: S704 (script_json's)
+        f'{{"built":{script_json(model.at)},'
+        f'"certificates":{{{joined("certificates", (c for c in sorted(cert_ids) if c in model.certificates))}}},'
+        f'"claims":{{{joined("claims", sorted(claims))}}},'
+        f'"members":{{{joined("members", (m for m in sorted(member_ids) if m in model.members))}}}}}')
+
+
 def _common(model: SiteModel) -> dict[str, Any]:
     return {"model": model, "scheme": model.scheme, "at": model.at, "root": "../../"}
 
@@ -149,7 +178,7 @@ def member_page(model: SiteModel, mid: str) -> str:
     return _render(
         "member.html", **_common(model), m=model.members[mid], status=model.member_status(mid),
         certs=certs, claims=claims, json_path=f"members/{mid}.json",
-        status_json=script_json(model.status_data([mid], certs, claims)),
+        status_json=status_json(model, [mid], certs, claims),
     )
 
 
@@ -160,7 +189,7 @@ def certificate_page(model: SiteModel, cid: str) -> str:
         "certificate.html", **_common(model), c=cert, status=model.cert_status(cid),
         holder=model.members[cert["holder"]], firm=model.firms.get(cert["audit"]["firm"]),
         successor=model.successor_of(cid), claims=claims, json_path=f"certificates/{cid}.json",
-        status_json=script_json(model.status_data([cert["holder"]], [cid], claims)),
+        status_json=status_json(model, [cert["holder"]], [cid], claims),
     )
 
 
@@ -314,7 +343,7 @@ def _certificate_row(model: SiteModel, cid: str) -> str:
 
 
 def _member_row(model: SiteModel, mid: str) -> str:
-    return member_row(mid, model.members[mid], len(model.certs_of.get(mid, [])), model.member_status(mid), country)
+    return member_row(mid, model.members[mid], len(model.certs_of.get(mid, [])), model.member_status(mid))
 
 
 def _certificate_status(model: SiteModel, cid: str) -> str:

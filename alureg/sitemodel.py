@@ -5,7 +5,7 @@ browser uses to recompute status at view time (site/assets/status.js)."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,7 +82,10 @@ class SiteModel:
     root_threshold: int = 0
     history: History = field(default_factory=History)  # from git, when the registry is in a repository
     repo_url: str | None = None  # commits link to <repo_url>/commit/<sha>
-    statuses: dict[tuple[str, str], Status] | None = None  # see keep_statuses()
+    statuses: dict[str, dict[str, Status]] | None = None  # by kind (m, c, l) and id: see keep_statuses()
+    # Each record's status data encoded, by list and id, with the statuses kept (alureg/pages.py status_json).
+    status_parts: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {"members": {}, "certificates": {}, "claims": {}})
 
     @classmethod
     def build(cls, result: CheckResult, at: str) -> SiteModel:
@@ -123,26 +126,37 @@ class SiteModel:
         and count that shows it (the build; the records must not change after this).
         Off by default: tests that record which records a page reads need every read
         to happen (tests/test_pagememo.py)."""
-        self.statuses = {}
+        self.statuses = {"m": {}, "c": {}, "l": {}}
 
-    def _kept(self, kind: str, rid: str, work: Callable[[], Status]) -> Status:
-        if self.statuses is None:
-            return work()
-        found = self.statuses.get((kind, rid))
+    # Each looks its kept status up first, without a closure or a call for the work: a
+    # cold build at 100,000 certificates looks statuses up millions of times (340 ns a
+    # kept one through a shared helper, 100 here; docs/adr/0012-scale.md).
+    def member_status(self, member_id: str) -> Status:
+        kept = self.statuses["m"] if self.statuses is not None else None
+        found = kept.get(member_id) if kept is not None else None
         if found is None:
-            found = self.statuses[kind, rid] = work()
+            found = member_status(self.members[member_id], self.at)
+            if kept is not None:
+                kept[member_id] = found
         return found
 
-    def member_status(self, member_id: str) -> Status:
-        return self._kept("m", member_id, lambda: member_status(self.members[member_id], self.at))
-
     def cert_status(self, cert_id: str) -> Status:
-        return self._kept("c", cert_id, lambda: certificate_status(
-            self.certificates[cert_id], self.at, self.index.successors.get(cert_id, ())))
+        kept = self.statuses["c"] if self.statuses is not None else None
+        found = kept.get(cert_id) if kept is not None else None
+        if found is None:
+            found = certificate_status(self.certificates[cert_id], self.at, self.index.successors.get(cert_id, ()))
+            if kept is not None:
+                kept[cert_id] = found
+        return found
 
     def claim_status(self, claim_id: str) -> Status:
-        return self._kept("l", claim_id, lambda: claim_status(self.claims[claim_id], self.at, self.index,
-                                                              self.member_status, self.cert_status))
+        kept = self.statuses["l"] if self.statuses is not None else None
+        found = kept.get(claim_id) if kept is not None else None
+        if found is None:
+            found = claim_status(self.claims[claim_id], self.at, self.index, self.member_status, self.cert_status)
+            if kept is not None:
+                kept[claim_id] = found
+        return found
 
     def listed(self, member_id: str) -> bool:
         """Suspended members are hidden from the public directory (their pages stay)."""
@@ -167,29 +181,42 @@ class SiteModel:
         A claim pulls in its holder and certificates; ``reasons=False`` drops the
         reason texts (directory pages show only the state)."""
         claims = list(claims)
+        member_ids, cert_ids = self.status_ids(members, certificates, claims)
+        return {
+            "built": self.at,
+            "members": {m: self.member_entry(m, reasons) for m in sorted(member_ids) if m in self.members},
+            "certificates": {c: self.cert_entry(c, reasons) for c in sorted(cert_ids) if c in self.certificates},
+            "claims": {c: self.claim_entry(c, reasons) for c in sorted(claims)},
+        }
+
+    def status_ids(self, members: Iterable[str], certificates: Iterable[str],
+                   claims: list[str]) -> tuple[set[str], set[str]]:
+        """The members and certificates ``status_data`` holds: those given, and each
+        claim's holder and certificates."""
         member_ids, cert_ids = set(members), set(certificates)
         for cid in claims:
             member_ids.add(self.claims[cid]["holder"])
             cert_ids.update(self.claims[cid]["certificates"])
+        return member_ids, cert_ids
 
-        def hist(entries: list[Data]) -> list[list[str]]:
-            return [[e["date"], e["status"], e["reason"]] if reasons else [e["date"], e["status"]]
-                    for e in entries]
+    @staticmethod
+    def _hist(entries: list[Data], reasons: bool) -> list[list[str]]:
+        return [[e["date"], e["status"], e["reason"]] if reasons else [e["date"], e["status"]] for e in entries]
 
-        return {
-            "built": self.at,
-            "members": {m: {"joined": self.members[m]["joined"],
-                            "h": hist(self.members[m]["status_history"])}
-                        for m in sorted(member_ids) if m in self.members},
-            "certificates": {c: {"from": self.certificates[c]["valid_from"],
-                                 "until": self.certificates[c]["valid_until"],
-                                 "issued": self.certificates[c]["issued"],
-                                 "h": hist(self.certificates[c]["status_history"]),
-                                 "succ": sorted([s["id"], s["valid_from"]]
-                                                for s in self.index.successors.get(c, ()))}
-                             for c in sorted(cert_ids) if c in self.certificates},
-            "claims": {c: {"approved": self.claims[c]["approved"], "until": self.claims[c]["valid_until"],
-                           "holder": self.claims[c]["holder"], "certs": self.claims[c]["certificates"],
-                           "h": hist(self.claims[c]["status_history"])}
-                       for c in sorted(claims)},
-        }
+    def member_entry(self, m: str, reasons: bool = True) -> Data:
+        """A member's entry in ``status_data``."""
+        member = self.members[m]
+        return {"joined": member["joined"], "h": self._hist(member["status_history"], reasons)}
+
+    def cert_entry(self, c: str, reasons: bool = True) -> Data:
+        """A certificate's entry in ``status_data``."""
+        cert = self.certificates[c]
+        return {"from": cert["valid_from"], "until": cert["valid_until"], "issued": cert["issued"],
+                "h": self._hist(cert["status_history"], reasons),
+                "succ": sorted([s["id"], s["valid_from"]] for s in self.index.successors.get(c, ()))}
+
+    def claim_entry(self, c: str, reasons: bool = True) -> Data:
+        """A claim's entry in ``status_data``."""
+        claim = self.claims[c]
+        return {"approved": claim["approved"], "until": claim["valid_until"], "holder": claim["holder"],
+                "certs": claim["certificates"], "h": self._hist(claim["status_history"], reasons)}

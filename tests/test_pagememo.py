@@ -119,6 +119,32 @@ def test_the_certificates_status_data_is_put_together_right(registry: str, reque
     assert len(certs) > 20 and '"succ":[["' in expected  # a superseded certificate among them
 
 
+@pytest.mark.parametrize("registry", ["sample", "synthetic"])
+def test_a_record_pages_status_data_is_put_together_right(registry: str, request: pytest.FixtureRequest) -> None:
+    """A member's or certificate's page's status data, joined from each record's
+    entry encoded once (pages.status_json, the statuses kept), is the whole object's
+    script_json; each entry is encoded once, whatever number of pages hold it."""
+    root = REPO if registry == "sample" else request.getfixturevalue("synthetic")
+    model = SiteModel.build(check(root, AT), AT)
+    model.keep_statuses()
+    pages_data = [([m], model.certs_of.get(m, []), model.claims_of.get(m, [])) for m in model.members]
+    pages_data += [([c["holder"]], [cid], model.claims_on.get(cid, [])) for cid, c in model.certificates.items()]
+    pages_data += [([], [], list(model.claims)), (["none"], ["none"], [])]  # every claim; ids of no record
+    encoded: list[dict[str, Any]] = []
+    real = pages.script_json
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pages, "script_json", lambda data: (encoded.append(data), real(data))[1])
+        for members, certificates, claims in pages_data * 2:
+            expected = str(real(model.status_data(members, certificates, claims)))
+            assert str(pages.status_json(model, members, certificates, claims)) == expected
+    entries = [d for d in encoded if len(d) == 1]  # one record's entry each (the others: the day)
+    assert len(entries) == len(model.members) + len(model.certificates) + len(model.claims)
+    assert any('"succ":[["' in str(real(e)) for e in entries)  # a superseded certificate among them
+    fresh = SiteModel.build(check(root, AT), AT)  # statuses not kept: every page reads its records (above)
+    assert str(pages.status_json(fresh, *pages_data[0])) == str(real(fresh.status_data(*pages_data[0])))
+    assert not any(fresh.status_parts.values())
+
+
 def test_only_pages_that_read_a_changed_record_are_rendered(scratch: Scratch, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """After one certificate changes, the pages rendered again are exactly those whose
