@@ -18,7 +18,7 @@ import orjson
 
 from .outputs import emit
 from .pagememo import PageMemo
-from .pagereach import Page, carry_unreached, keep
+from .pagereach import Page, kept
 from .schema import all_schemas
 from .sitemodel import SiteModel
 
@@ -162,25 +162,18 @@ def write_api(model: SiteModel, out: Path, memo: PageMemo | None = None, reach: 
     firms = [{"id": f, "name": d["name"], "country": d["country"], "record": f"{API}/audit-firms/{f}.json"}
              for f, d in sorted(model.firms.items())]
     _json(api / "audit-firms.json", {**meta, "audit_firms": firms})
-    # Carried over as the record's page is (pagereach.keep); an audit firm has no page.
+    # Carried over as the record's page is (pagereach.kept); an audit firm has no page.
     for folder, page, records in (("members", "members", model.members),
                                   ("certificates", "certificates", model.certificates),
                                   ("claims", "c", model.claims), ("audit-firms", "", model.firms)):
-        pages = [(page, rid) for rid in records]
-        carried = carry_unreached(reach if page else None, pages, f"{API}/{folder}/{{1}}.json")
-        for (_, rid), size in zip(pages, carried, strict=True):
+        for (_, rid), path, size, inputs in kept(model, memo, reach if page else None, [(page, rid) for rid in records],
+                                                 str(out), f"{API}/{folder}/{{1}}.json", f"{API}/{folder}"):
             if size is None:
-                path = f"{api}/{folder}/{rid}.json"  # a string: 220,000 Path joins took 1 s
-                size, inputs = keep(model, memo, (page, rid), path, f"{API}/{folder}")
-                if size is None:
-                    _json(path, records[rid], inputs)  # the record as loaded
-    pages = [("status", mid) for mid in model.members]
-    for (_, mid), size in zip(pages, carry_unreached(reach, pages, f"{API}/status/{{1}}.json"), strict=True):
+                _json(path, records[rid], inputs)  # the record as loaded
+    for (_, mid), path, size, inputs in kept(model, memo, reach, [("status", mid) for mid in model.members],
+                                             str(out), f"{API}/status/{{1}}.json"):
         if size is None:
-            path = f"{api}/status/{mid}.json"
-            size, inputs = keep(model, memo, ("status", mid), path)
-            if size is None:
-                _json(path, status_doc(model, mid), inputs)
+            _json(path, status_doc(model, mid), inputs)
     _json(api / "changes.json", {**meta, "history_available": model.history.available, "changes": [
         {"time": e.time, "commit": e.commit, **e.change.as_dict()} for e in model.history.newest(CHANGES)]})
     _json(api / "standards.json", model.standards)

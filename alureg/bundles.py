@@ -120,8 +120,9 @@ def _carried(claims: list[str], tree: ShardedTree, roots: list[str], before: lis
     commits to the shard's leaves in order, so the closure's digest, its place and the
     shard's size, and with them the bundle's input digest, are the live one's (with the
     same shared key: the caller has ``reach``). A rebuild after one change rewrites the
-    bundles of a few of the 256 shards; each of the others' 100,000 input digests took
-    about 15 µs to work out and look up (docs/adr/0012-scale.md, eighteenth session)."""
+    bundles of a few of the 256 shards; working out and looking up every bundle's input
+    digest had 1.0 s of the stage's samples in ``reuse`` and 0.55 s in this loop
+    (py-spy, 100,000 claims; docs/adr/0012-scale.md, eighteenth session)."""
     if len(before) != len(roots):
         return set()
     same = {k for k, (root, was) in enumerate(zip(roots, before, strict=True)) if root == was}

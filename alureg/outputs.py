@@ -174,10 +174,11 @@ def _with(entry: Entry, inputs: bytes | None) -> Entry:
     return entry if _inputs(entry) == inputs else entry[:_PLAIN] + (inputs or b"")
 
 
-def _same(path: Path | str, entry: Entry) -> bool:
-    """The file at ``path`` is as ``entry`` says (size, time, inode)."""
+def _same(path: Path | str, entry: Entry, folder: int | None = None) -> bool:
+    """The file at ``path`` is as ``entry`` says (size, time, inode); ``folder``: a
+    descriptor ``path`` is relative to."""
     try:
-        st = os.stat(path)
+        st = os.stat(path, dir_fd=folder)
     except OSError:
         return False
     return _STAT.pack(st.st_size, st.st_mtime_ns, st.st_ino) == entry[:_STAT.size]
@@ -277,32 +278,26 @@ def carry_all(rels: list[str]) -> list[int | None]:
     the spare's entry is the live one's (the file is a link to the live file), and
     the file is as that entry says, looked up from the new output's folder (an open
     descriptor) rather than from the root of the file system. 3.5 µs a file against
-    5.0 one at a time (100,000 claim pages); a one-change rebuild carries about
-    555,000 at 100,000 certificates (docs/adr/0012-scale.md, eighteenth session). Any
+    5.0 one at a time (100,000 claim pages); a one-change rebuild carried 557,670
+    at 100,000 certificates (docs/adr/0012-scale.md, eighteenth session). Any
     other case goes through ``_reuse``."""
     run = _run
     if run is None:
         return [None] * len(rels)
-    live, entries, stat, pack, intern = run.manifest, run.entries, os.stat, _STAT.pack, sys.intern
+    live, entries, intern = run.manifest, run.entries, sys.intern
     diff = run.spare.diff if run.spare.base is live else None  # None: the spare is not based on ``live``
-    folder = run.folder() if _STAT_AT else None
+    folder, prefix = (run.folder(), "") if _STAT_AT else (None, f"{run.new}{os.sep}")
     sizes: list[int | None] = []
     for rel in rels:
         before = live.get(rel)
         if before is None or len(before) != _WITH_INPUTS:
             sizes.append(None)
-            continue
-        if diff is not None and rel not in diff:
-            try:
-                st = stat(rel, dir_fd=folder) if folder is not None else stat(f"{run.new}{os.sep}{rel}")
-            except OSError:
-                st = None
-            if st is not None and pack(st.st_size, st.st_mtime_ns, st.st_ino) == before[:_STAT.size]:
-                entries[intern(rel)] = before
-                run.linked += 1
-                sizes.append(_STAT.unpack_from(before)[0])
-                continue
-        sizes.append(_reuse(run, intern(rel), f"{run.new}{os.sep}{rel}", before[_PLAIN:]))
+        elif diff is not None and rel not in diff and _same(prefix + rel, before, folder):
+            entries[intern(rel)] = before
+            run.linked += 1
+            sizes.append(_size(before))
+        else:
+            sizes.append(_reuse(run, intern(rel), f"{run.new}{os.sep}{rel}", before[_PLAIN:]))
     return sizes
 
 

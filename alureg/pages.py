@@ -31,7 +31,7 @@ from .forked import SharedCounter, can_fork
 from .outputs import Taken, add_entries, emit, take_entries, worker_started
 from .pagememo import PageMemo, page_digest
 from .pageparts import GLOBALS, certificate_row, escape, member_row
-from .pagereach import Page, carry_unreached, keep
+from .pagereach import Page, kept
 from .qr import claim_url
 from .records import Kind
 from .rules import MUST_CERTIFY
@@ -227,12 +227,7 @@ def _render_pages(job: Job, chunk: list[tuple[str, str]]) -> Counter[str]:
     """Render ``chunk`` in this process; bytes written per folder."""
     model, out, memo, reach = job
     sizes: Counter[str] = Counter()
-    for (folder, rid), carried in zip(chunk, carry_unreached(reach, chunk, "{}/{}/index.html"), strict=True):
-        if carried is not None:
-            sizes[folder] += carried
-            continue
-        path = f"{out}/{folder}/{rid}/index.html"  # a string: Path joins cost 5 µs a page
-        size, inputs = keep(model, memo, (folder, rid), path)
+    for (folder, rid), path, size, inputs in kept(model, memo, reach, chunk, str(out), "{}/{}/index.html"):
         if size is None:
             size = _write(path, _PAGES[folder](model, rid), inputs)
         sizes[folder] += size

@@ -141,7 +141,6 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
     with stage("reach"):  # what the record pages are made from, and the pages a change reaches
         state = PageState.of(model, *memo) if memo else None
         reach, rows_before = _reach(model, state, manifest, claimed)
-    rows_used: dict[str, str] = {}  # the kept rows the directory pages use (RowMemo), for the next build
     usable = claimed.spare if claimed is not None else None
     if spare is not None and usable is None:
         discard(spare, out, background)  # no manifest says what it holds
@@ -205,7 +204,8 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
                 beside.stop()  # after a failure here: it must not write on into a folder being deleted
             work.cleanup()
         report.snapshot, report.suppliers, report.feeds = done["snapshot"], done["search"], done["feeds"]
-        rows_used.update(done["shell"])
+        if state is not None:
+            state.rows = done["shell"]  # the kept rows the directory pages used, for the next build
         with stage("tidy"):
             outputs.complete()
         with stage("rules"):  # waiting for the check's cross-record rules, if they still run
@@ -226,7 +226,6 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
                 discard(folder, out, background)
         report.linked, report.written, files, digest = outputs.finish(live, manifest, spare)
         if state is not None and digest:
-            state.rows = rows_used
             state.save(manifest, digest)  # for the next build into this output
     stage.seconds["write"] -= sum(secs - before.get(name, 0.0) for name, secs in stage.seconds.items()
                                   if name != "write")

@@ -170,14 +170,14 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
         worked[folder] += 1
         return real(model, shared, fingerprints, folder, rid)
 
-    monkeypatch.setattr(pagereach, "page_digest", counting)  # record pages and status documents (pagereach.keep)
+    monkeypatch.setattr(pagereach, "page_digest", counting)  # record pages and status documents (pagereach.kept)
     real_file = pagememo.file_digest
 
     def record_document(shared: str, fingerprints: dict[str, str], folder: str, rid: str) -> bytes:
         worked["api"] += 1
         return real_file(shared, fingerprints, folder, rid)
 
-    monkeypatch.setattr(pagereach, "file_digest", record_document)  # the records' API documents (pagereach.keep)
+    monkeypatch.setattr(pagereach, "file_digest", record_document)  # the records' API documents (pagereach.kept)
 
     def row(model: SiteModel, shared: str, fingerprints: dict[str, str], folder: str, rid: str) -> bytes:
         worked["rows"] += 1
