@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from .listchunks import ListChunks, Spans, chunk_key
 from .outputs import emit
 from .pagememo import PageMemo
 from .pagereach import Page, kept
@@ -54,14 +55,18 @@ _MARK = "@@rows@@"
 
 
 def _write_list(path: str, meta: dict[str, Any], key: str, ids: list[str], row: Callable[[str], dict[str, Any]],
-                table: tuple[str, list[str], Callable[[dict[str, Any]], list[Any]]] | None = None) -> None:
+                table: tuple[str, list[str], Callable[[dict[str, Any]], list[Any]]] | None = None,
+                chunks: ListChunks | None = None, kind: str = "") -> None:
     """``_json(path, {**meta, key: [row(i) for i in ids]})`` and the CSV of the same
     rows (``table``: its path, header and columns of a row), a thousand rows at a time:
     the 100,000 certificate rows as dicts were 74 MiB (tracemalloc), held with their
     JSON (67 MB) and CSV. The bytes are orjson's for the whole document
     (tests/test_api_lists.py): rows are encoded as a list, then indented two more
     spaces, between the head and tail of the document made with a mark in place of
-    the rows."""
+    the rows. ``chunks``: takes the chunks of rows that ``kind`` (as alureg/pagereach.py
+    names rows) says no change reached from the live files, and keeps where this
+    build's chunks lie (alureg/listchunks.py)."""
+    chunks = chunks or ListChunks()
     if not ids:
         _json(path, {**meta, key: []})
         if table is not None:
@@ -70,14 +75,25 @@ def _write_list(path: str, meta: dict[str, Any], key: str, ids: list[str], row: 
     doc = orjson.dumps({**meta, key: [_MARK]}, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     mark = doc.index(b'    "%s"' % _MARK.encode())
     body, lines = bytearray(doc[:mark]), bytearray(_csv_lines([], table[1]) if table is not None else b"")
-    for start in range(0, len(ids), ROWS_AT_ONCE):
-        rows = [row(i) for i in ids[start:start + ROWS_AT_ONCE]]
-        encoded = orjson.dumps(rows, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-        if start:
-            body += b",\n"
-        body += b"  " + encoded[2:-2].replace(b"\n", b"\n  ")  # without "[\n" and "\n]"
-        if table is not None:
-            lines += _csv_lines(map(table[2], rows))
+    json_name, csv_name = path.rpartition("/")[2], table[0].rpartition("/")[2] if table is not None else ""
+    with chunks.live(json_name, path) as json_live, chunks.live(csv_name, table[0] if table else "") as csv_live:
+        for start in range(0, len(ids), ROWS_AT_ONCE):
+            part = ids[start:start + ROWS_AT_ONCE]
+            at = chunk_key(kind, part)
+            if start:
+                body += b",\n"
+            text = json_live(at) if chunks.unreached(kind, part) else None
+            lines_of = (csv_live(at) if table is not None else b"") if text is not None else None
+            if text is None or lines_of is None:
+                rows = [row(i) for i in part]
+                encoded = orjson.dumps(rows, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+                text = b"  " + encoded[2:-2].replace(b"\n", b"\n  ")  # without "[\n" and "\n]"
+                lines_of = _csv_lines(map(table[2], rows)) if table is not None else b""
+            chunks.span(json_name, at, len(body), len(body) + len(text))
+            body += text
+            if table is not None:
+                chunks.span(csv_name, at, len(lines), len(lines) + len(lines_of))
+                lines += lines_of
     body += doc[mark + len(_MARK) + 6:]
     emit(path, body)  # not copied into bytes: the list is 67 MB at 100,000 certificates; nothing changes it now
     if table is not None:
@@ -147,18 +163,24 @@ def _member_csv(r: dict[str, Any]) -> list[Any]:
             r["status_since"] or ""]
 
 
-def write_api(model: SiteModel, out: Path, memo: PageMemo | None = None, reach: set[Page] | None = None) -> None:
+def write_api(model: SiteModel, out: Path, memo: PageMemo | None = None, reach: set[Page] | None = None,
+              lists: dict[str, Spans] | None = None) -> dict[str, Spans]:
     """Every API file. With ``memo``, record and status documents made from the same
     inputs as the live ones are kept without being made (alureg/pagememo.py);
-    ``reach``: as for the record pages (alureg/pages.py ``write_record_pages``)."""
+    ``reach``: as for the record pages (alureg/pages.py ``write_record_pages``);
+    ``lists``: where the chunks of rows lie in the live output's lists, from its page
+    state (alureg/listchunks.py). Returns where they lie in this output's."""
     api = out / API
     meta = {"published": model.at, "status_as_of": model.at}
+    chunks = ListChunks(reach, lists)
     _write_list(f"{api}/certificates.json", meta, "certificates", sorted(model.certificates),
-                lambda c: certificate_row(model, c), (f"{api}/certificates.csv", CERTIFICATES_CSV, _certificate_csv))
-    _write_list(f"{api}/claims.json", meta, "claims", sorted(model.claims), lambda c: claim_row(model, c))
+                lambda c: certificate_row(model, c), (f"{api}/certificates.csv", CERTIFICATES_CSV, _certificate_csv),
+                chunks, "certificate-row")
+    _write_list(f"{api}/claims.json", meta, "claims", sorted(model.claims), lambda c: claim_row(model, c),
+                None, chunks, "c")  # a claim's row reads what its page reads
     listed = [m for m in sorted(model.members) if model.listed(m)]
     _write_list(f"{api}/members.json", meta, "members", listed, lambda m: member_row(model, m),
-                (f"{api}/members.csv", MEMBERS_CSV, _member_csv))
+                (f"{api}/members.csv", MEMBERS_CSV, _member_csv), chunks, "member-row")
     firms = [{"id": f, "name": d["name"], "country": d["country"], "record": f"{API}/audit-firms/{f}.json"}
              for f, d in sorted(model.firms.items())]
     _json(api / "audit-firms.json", {**meta, "audit_firms": firms})
@@ -197,3 +219,4 @@ def write_api(model: SiteModel, out: Path, memo: PageMemo | None = None, reach: 
                     "standards": f"{API}/standards.json", "trust_list": f"{API}/trust.json"},
         "schemas": {name: f"{API}/schemas/{name}" for name in sorted(all_schemas())},
     })
+    return chunks.made

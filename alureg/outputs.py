@@ -48,6 +48,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 # A file as written: size, mtime_ns, inode and SHA-256, then the SHA-256 of the inputs
 # it was made from where the writer gave one, packed in one bytes object (56 or 88
@@ -319,20 +320,48 @@ def live_bytes(path: Path | str) -> bytes | None:
     """What the live output holds at ``path``'s place (``path``: in the new output),
     if the file is as the live manifest says (size, time, inode and SHA-256): for a
     writer that reads what the last build made (alureg/bundles.py). None: it is not."""
+    found = _live(path)
+    if found is None:
+        return None
+    try:
+        with open(found[0], "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data if hashlib.sha256(data).digest() == found[1][_STAT.size:_PLAIN] else None
+
+
+@contextlib.contextmanager
+def live_file(path: Path | str) -> Iterator[BinaryIO | None]:
+    """The live output's file at ``path``'s place, open, if it is as the live manifest
+    says (as ``live_bytes``), hashed a block at a time and not held: for a writer that
+    reads parts of a large file (alureg/listchunks.py). None: it is not."""
+    found = _live(path)
+    try:
+        f = open(found[0], "rb") if found is not None else None  # noqa: SIM115 (closed below, after the reads)
+    except OSError:
+        f = None
+    if f is None or found is None:
+        yield None
+        return
+    with f:
+        try:
+            same = hashlib.file_digest(f, "sha256").digest() == found[1][_STAT.size:_PLAIN]
+        except OSError:
+            same = False
+        yield f if same else None
+
+
+def _live(path: Path | str) -> tuple[str, Entry] | None:
+    """The live output's file at ``path``'s place and its manifest entry, if its status
+    is the entry's."""
     run = _run
     if run is None or run.live is None:
         return None
     rel = run.rel(path)
     before = run.manifest.get(rel)
     source = f"{run.live}{os.sep}{rel}"
-    if before is None or not _same(source, before):
-        return None
-    try:
-        with open(source, "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    return data if hashlib.sha256(data).digest() == before[_STAT.size:_PLAIN] else None
+    return (source, before) if before is not None and _same(source, before) else None
 
 
 def _link(run: _Run, rel: str, path: Path | str, had: Entry | None, before: Entry, entry: Entry) -> bool:

@@ -33,7 +33,7 @@ from .outputs import carry_all, reuse
 from .pagememo import PageMemo, file_digest, history_bytes, page_digest
 from .sitemodel import SiteModel
 
-FORMAT = 2  # 2: with the directories' rows (``rows``)
+FORMAT = 3  # 2: with the directories' rows (``rows``); 3: with the API lists' chunks (``lists``)
 Page = tuple[str, str]  # folder (as pagememo.page_inputs names them), record id
 
 
@@ -53,12 +53,14 @@ class PageState:
     the SHA-256 of the live manifest file saved with it (alureg/outputs.py): a state is
     used only with the output it describes. ``rows``: the files of kept directory rows
     that the build's directory pages used, by the digest of their kind and ids
-    (alureg/pages.py ``RowMemo``)."""
+    (alureg/pages.py ``RowMemo``). ``lists``: where the chunks of rows lie in the API
+    lists, by the list file's name (alureg/listchunks.py)."""
 
     shared: str
     records: dict[str, str]
     manifest: str = ""
     rows: dict[str, str] = field(default_factory=dict)
+    lists: dict[str, list[list[Any]]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, model: SiteModel, shared: str, digests: dict[str, str]) -> PageState:
@@ -73,7 +75,7 @@ class PageState:
     def save(self, folder: Path, manifest: str) -> None:
         tmp = state_file(folder).with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps({"format": FORMAT, "manifest": manifest, "shared": self.shared,
-                                      "records": self.records, "rows": self.rows}))
+                                      "records": self.records, "rows": self.rows, "lists": self.lists}))
         tmp.replace(state_file(folder))
 
     @classmethod
@@ -82,12 +84,21 @@ class PageState:
             data = orjson.loads(state_file(folder).read_bytes())
             if data["format"] != FORMAT or not all(isinstance(data[k], str) for k in ("manifest", "shared")):
                 return None
-            records, rows = data["records"], data["rows"]
+            records, rows, lists = data["records"], data["rows"], data["lists"]
             if not all(isinstance(d, dict) and all(isinstance(v, str) for v in d.values()) for d in (records, rows)):
                 return None
-            return cls(data["shared"], records, data["manifest"], rows)
+            if not (isinstance(lists, dict) and all(isinstance(spans, list) and all(_span(s) for s in spans)
+                                                    for spans in lists.values())):
+                return None
+            return cls(data["shared"], records, data["manifest"], rows, lists)
         except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
             return None
+
+
+def _span(span: Any) -> bool:
+    """A chunk's place in a list file as ``save`` keeps it: [key, start, end]."""
+    return (isinstance(span, list) and len(span) == 3 and isinstance(span[0], str)
+            and all(isinstance(n, int) and not isinstance(n, bool) for n in span[1:]))
 
 
 def state_file(folder: Path) -> Path:

@@ -140,7 +140,7 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         claimed = outputs.claim_spare(spare, manifest, live) if spare is not None else None
     with stage("reach"):  # what the record pages are made from, and the pages a change reaches
         state = PageState.of(model, *memo) if memo else None
-        reach, rows_before = _reach(model, state, manifest, claimed)
+        reach, kept_state = _reach(model, state, manifest, claimed)
     usable = claimed.spare if claimed is not None else None
     if spare is not None and usable is None:
         discard(spare, out, background)  # no manifest says what it holds
@@ -164,13 +164,14 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         """One of the stages that write files no other stage reads (``SHARED_STAGES``);
         ``work``: an empty scratch folder for the shell."""
         if name == "shell":
-            rows = RowMemo(model, manifest / "rows", memo, reach, rows_before) if memo else None
+            kept_rows = kept_state.rows if kept_state is not None else None
+            rows = RowMemo(model, manifest / "rows", memo, reach, kept_rows) if memo else None
             return _write_shell(model, folder, work, rows)
         if name == "snapshot":
             return write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now,
                                   memo[0] if memo else None, result.record_digests(), reach)
         if name == "api":
-            return write_api(model, folder, memo, reach)
+            return write_api(model, folder, memo, reach, kept_state.lists if kept_state else None)
         if name == "search":
             return write_search_index(model, folder)
         return write_feeds(model, folder, memo[0] if memo else None)
@@ -206,6 +207,7 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         report.snapshot, report.suppliers, report.feeds = done["snapshot"], done["search"], done["feeds"]
         if state is not None:
             state.rows = done["shell"]  # the kept rows the directory pages used, for the next build
+            state.lists = done["api"]  # where the API lists' chunks lie (alureg/listchunks.py)
         with stage("tidy"):
             outputs.complete()
         with stage("rules"):  # waiting for the check's cross-record rules, if they still run
@@ -213,7 +215,7 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         if not report.result.ok(strict=strict):
             raise _refused(result.registry.root)  # nothing is swapped in
 
-    before = dict(stage.seconds)
+    timed = dict(stage.seconds)
     with stage("write"):  # what the stages inside do not count: the swap
         try:
             write_atomically(out, write, background=background,
@@ -227,23 +229,24 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         report.linked, report.written, files, digest = outputs.finish(live, manifest, spare)
         if state is not None and digest:
             state.save(manifest, digest)  # for the next build into this output
-    stage.seconds["write"] -= sum(secs - before.get(name, 0.0) for name, secs in stage.seconds.items()
+    stage.seconds["write"] -= sum(secs - timed.get(name, 0.0) for name, secs in stage.seconds.items()
                                   if name != "write")
     return files
 
 
 def _reach(model: SiteModel, state: PageState | None, manifest: Path,
-           claimed: outputs.Claimed | None) -> tuple[set[Page] | None, dict[str, str]]:
+           claimed: outputs.Claimed | None) -> tuple[set[Page] | None, PageState | None]:
     """The record pages a change since the live output may have changed, from the
-    state its build kept (alureg/pagereach.py; None: any page may have), and the kept
-    directory rows its directory pages used (``PageState.rows``)."""
+    state its build kept (alureg/pagereach.py; None: any page may have), and that state
+    (the kept directory rows its directory pages used, ``PageState.rows``, and where
+    its API lists' chunks lie, ``PageState.lists``), if it is of the live output."""
     if state is None or claimed is None:
-        return None, {}
+        return None, None
     before = PageState.load(manifest)
     if before is None or before.manifest != claimed.digest:
-        return None, {}  # no state, or one of another output
+        return None, None  # no state, or one of another output
     ids = pagereach.changed(before, state)
-    return (pagereach.reached(model, ids), before.rows) if ids is not None else (None, {})
+    return (pagereach.reached(model, ids), before) if ids is not None else (None, None)
 
 
 def _write_shell(model: SiteModel, folder: Path, work: Path, rows: RowMemo | None) -> dict[str, str]:

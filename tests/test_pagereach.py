@@ -9,6 +9,7 @@ import copy
 import dataclasses
 import datetime as dt
 import hashlib
+import os
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import orjson
 import pytest
 
-from alureg import pagememo, pagereach, snapshot
+from alureg import api, pagememo, pagereach, snapshot
 from alureg import pages as record_pages
 from alureg.check import CheckResult, check
 from alureg.history import read_history
@@ -185,6 +186,16 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
 
     monkeypatch.setattr(record_pages, "page_digest", row)  # the directories' rows (pages.RowMemo)
     monkeypatch.setattr(record_pages, "DIRECTORY_PAGE", 4)  # several pages: one kept, another changed
+    monkeypatch.setattr(api, "ROWS_AT_ONCE", 4)  # the API lists in several chunks: some carried, others made
+
+    def counted(real_row: Callable[[SiteModel, str], dict[str, Any]]) -> Callable[[SiteModel, str], dict[str, Any]]:
+        def list_row(model: SiteModel, rid: str) -> dict[str, Any]:
+            worked["list rows"] += 1
+            return real_row(model, rid)
+        return list_row
+
+    for name in ("certificate_row", "claim_row", "member_row"):  # the API lists' rows
+        monkeypatch.setattr(api, name, counted(getattr(api, name)))
     now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
     out, cold = tmp_path / "out", tmp_path / "cold"
 
@@ -197,6 +208,7 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
         documents.append(worked["api"])
         rows.append(worked["rows"])
         bundled.append(worked["bundle"])
+        listed.append(worked["list rows"])
         build(scratch.root, cold, AT, now=now)
         assert _tree(out) == _tree(cold)
         return counts
@@ -204,6 +216,7 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
     documents: list[int] = []  # the API documents whose inputs each warm build worked out
     rows: list[int] = []  # the directory rows whose inputs it worked out
     bundled: list[int] = []  # the claim bundles whose inputs it worked out
+    listed: list[int] = []  # the API lists' rows it made
     claims = len(list((scratch.root / "registry/claims").glob("*.yaml")))
     everything, closures = rebuild()
     assert everything > 100 and closures == claims
@@ -219,6 +232,7 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
     assert 0 < documents[1] < documents[0] / 4 and 0 < documents[2] < documents[0] / 4
     assert 0 < rows[1] < rows[0] / 2 and 0 < rows[2] < rows[0] / 2  # the pages of rows the change reached
     assert bundled[0] == claims and 0 < bundled[1] < claims / 2 and 0 < bundled[2] < claims / 2  # changed shards
+    assert listed[0] > claims and 0 < listed[1] < listed[0] / 2 and 0 < listed[2] < listed[0] / 2  # reached chunks
 
     from alureg.caches import cache_dir
 
@@ -232,3 +246,20 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
     scratch.change(claim, lambda d: d.update(valid_until="2027-02-28"))
     assert rebuild() == (everything, claims)  # the state of another output is not used
     assert documents[-2:] == [documents[0]] * 2 and rows[-2:] == [rows[0]] * 2 and bundled[-2:] == [claims] * 2
+    assert listed[-2:] == [listed[0]] * 2
+
+    # A list of the live output edited in place since: its chunks are not taken from it.
+    scratch.change(claim, lambda d: d.update(valid_until="2027-03-30"))
+    rebuild()
+    listing = out / "api/v1/certificates.json"
+    text, was = listing.read_bytes(), listing.stat()
+    listing.write_bytes(text.replace(b'"CRT-000108"', b'"CRT-000109"', 1))  # in place: the same inode and size
+    os.utime(listing, ns=(was.st_atime_ns, was.st_mtime_ns))  # and time: only its bytes tell
+    scratch.change("certificates/CRT-000131.yaml", lambda d: d.update(valid_until="2029-03-31"))  # another chunk
+    rebuild()  # equal to a cold build
+    assert listed[-1] > listed[-2]
+    data = orjson.loads(kept.read_bytes())
+    assert data["lists"]["certificates.json"] and data["lists"]["certificates.csv"]
+    for spans in ([["a", 1, "2"]], [["a", 1]], "a", [[1, 1, 2]]):
+        kept.write_bytes(orjson.dumps({**data, "lists": {"certificates.json": spans}}))
+        assert PageState.load(kept.parent) is None
