@@ -605,6 +605,11 @@ def worker_started() -> None:
 Taken = tuple[Manifest, int, int]
 
 
+def entries() -> Manifest:
+    """The files of the output being made, as they are now (after ``complete``: all)."""
+    return _run.entries if _run is not None else {}
+
+
 def take_entries() -> Taken:
     """This process's new entries and counts since the last call
     (forked workers)."""

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from alureg import buildmemo, pages, shell
+from alureg import buildmemo, pages, publish, shell
 from alureg.caches import cache_dir
 from alureg.publish import BuildReport, build
 from alureg.signing import KeyPair
@@ -49,8 +49,14 @@ def _git(root: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, env=env)
 
 
-def test_nothing_changed_keeps_the_output(scratch: Scratch, tmp_path: Path) -> None:
-    """Nothing is rendered, written or swapped: every output file is the same file."""
+@pytest.mark.parametrize("beside", [False, True])
+def test_nothing_changed_keeps_the_output(scratch: Scratch, tmp_path: Path, beside: bool,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing is rendered, written or swapped: every output file is the same file.
+    ``beside``: the output's listing digest is worked out in a forked process, as for
+    a large output (alureg/publish.py ``_Digest``)."""
+    if beside:
+        monkeypatch.setattr(publish, "DIGEST_BESIDE_FROM", 0)
     out = tmp_path / "public"
     _age(scratch.root)
     first = build(scratch.root, out, AT, now=NOW, use_cache=True)
