@@ -67,8 +67,11 @@ def expiry_entries(model: SiteModel) -> list[Entry]:
     for kind, records, word in ((Kind.CERTIFICATE, model.certificates, "certificate"),
                                 (Kind.CLAIM, model.claims, "claim")):
         for rid, data in records.items():
-            day = next_day(data["valid_until"])
-            if day <= model.at:
+            # The day after valid_until is on or before the build day exactly when
+            # valid_until is before it (ISO dates compare as strings): the day is
+            # worked out only for those (200,000 days took 0.49 s of a rebuild).
+            if data["valid_until"] < model.at:
+                day = next_day(data["valid_until"])
                 text = f"{word} {rid} expired on {day}: its validity ended on {data['valid_until']}"
                 out.append(Entry(f"{day}:{rid}/expired", f"{_who(model, data['holder'])}{text}", f"{day}T00:00:00Z",
                                  record_link(kind, rid), text, data["holder"], True))

@@ -88,11 +88,12 @@ def test_status_feed_has_only_status_changes_and_expiries(history_site: tuple[Pa
     assert not any("website" in t for t in titles)
     assert titles[0].endswith("status suspended → active from 2026-11-18: Corrective actions verified")
     # Expiries happen by date, without a commit: every certificate that ended by the build day is there.
-    expired = {p.stem for p in (repo.root / "certificates").glob("*.yaml")
+    # Exactly those: a validity that ends on the build day has not ended yet.
+    expired = {p.stem for folder in ("certificates", "registry/claims") for p in (repo.root / folder).glob("*.yaml")
                if (load_file(p).data or {})["valid_until"] < AT}
     assert expired
     listed = {e.link.rstrip("/").rsplit("/", 1)[1] for e in feed.entries if "expired on" in e.title}
-    assert expired <= listed
+    assert expired == listed
 
 
 def test_member_feed_has_its_own_records_only(history_site: tuple[Path, Repo]) -> None:
@@ -177,3 +178,23 @@ def test_a_feed_is_written_as_elementtree_writes_atom(count: int) -> None:
     ET.indent(feed)
     ET.register_namespace("", ATOM)
     assert made == ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def test_an_expiry_is_listed_from_the_day_after_validity_ends() -> None:
+    """A certificate or claim valid until the build day has not expired; one valid
+    until the day before expired on the build day (alureg/feeds.py ``expiry_entries``),
+    across month and year ends."""
+    from types import SimpleNamespace
+
+    from alureg.dates import next_day
+    from alureg.feeds import expiry_entries
+
+    days = ["2026-11-20", "2026-11-21", "2026-11-22", "2025-12-31", "2026-01-01", "2026-02-28", "2024-02-29",
+            "2026-12-31", "2027-01-01"]
+    for at in ("2026-11-21", "2026-01-01", "2026-03-01", "2027-01-01"):
+        records = {f"X-{i}": {"valid_until": day, "holder": "MEM-1"} for i, day in enumerate(days)}
+        model = SimpleNamespace(certificates=records, claims=records, at=at, members={"MEM-1": {"name": "Holder"}})
+        found = {(e.link, e.updated[:10]) for e in expiry_entries(model)}  # type: ignore[arg-type]
+        wanted = {(link.format(rid), next_day(data["valid_until"])) for rid, data in records.items()
+                  for link in ("certificates/{}/", "c/{}/") if next_day(data["valid_until"]) <= at}
+        assert found == wanted, at

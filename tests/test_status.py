@@ -149,3 +149,20 @@ def test_kept_statuses_equal_those_worked_out_afresh(at: str) -> None:
     kept = claim_status(gone, at, model.index, model.member_status, model.cert_status)
     assert "certificate CRT-999999 is not in the registry" in kept.reasons
     assert kept == claim_status(gone, at, model.index)
+
+
+def test_kept_counts_are_counted_once_and_are_the_callers() -> None:
+    """With the statuses kept, ``counts`` counts once (a build asks twice) and hands out
+    copies; the counts are those of a model that keeps nothing."""
+    from alureg.sitemodel import SiteModel
+
+    result = check(REPO, AT)
+    model, afresh = SiteModel.build(result, AT), SiteModel.build(result, AT)
+    model.keep_statuses()
+    first = model.counts()
+    assert first == afresh.counts() and sum(first["certificates"].values()) == len(model.certificates)
+    first["certificates"]["active"] += 1000
+    assert model.counts() == afresh.counts()
+    assert model.statuses is not None
+    model.statuses["c"].clear()  # what a second count would work out again
+    assert model.counts() == afresh.counts() and not model.statuses["c"]
