@@ -139,8 +139,9 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
     with stage("manifests"):  # the live output's and the spare's
         claimed = outputs.claim_spare(spare, manifest, live) if spare is not None else None
     with stage("reach"):  # what the record pages are made from, and the pages a change reaches
-        state = PageState.of(model, *memo) if memo else None
-        reach, kept_state = _reach(model, state, manifest, claimed)
+        before = PageState.load(manifest) if memo else None
+        state = PageState.of(model, *memo, before) if memo else None
+        reach, kept_state = _reach(model, state, before, claimed)
     usable = claimed.spare if claimed is not None else None
     if spare is not None and usable is None:
         discard(spare, out, background)  # no manifest says what it holds
@@ -261,15 +262,14 @@ class _Digest:
 DIGEST_BESIDE_FROM = 100_000  # output files; below this, forking costs more than it saves
 
 
-def _reach(model: SiteModel, state: PageState | None, manifest: Path,
+def _reach(model: SiteModel, state: PageState | None, before: PageState | None,
            claimed: outputs.Claimed | None) -> tuple[set[Page] | None, PageState | None]:
     """The record pages a change since the live output may have changed, from the
-    state its build kept (alureg/pagereach.py; None: any page may have), and that state
-    (the kept directory rows its directory pages used, ``PageState.rows``, and where
-    its API lists' chunks lie, ``PageState.lists``), if it is of the live output."""
+    state its build kept (``before``; alureg/pagereach.py; None: any page may have), and
+    that state (the kept directory rows its directory pages used, ``PageState.rows``,
+    and where its API lists' chunks lie, ``PageState.lists``), if it is of the live output."""
     if state is None or claimed is None:
         return None, None
-    before = PageState.load(manifest)
     if before is None or before.manifest != claimed.digest:
         return None, None  # no state, or one of another output
     ids = pagereach.changed(before, state)
