@@ -7,7 +7,7 @@ its place in the file. Each build keeps, in its page state (alureg/pagereach.py
 digest of the chunk's kind and ids. The next build takes a chunk's bytes from the live
 file instead of making its rows when the change reaches none of them (the rows are
 read as their directory rows are: ``reach``) and the live file is as the live manifest
-says, bytes included (alureg/outputs.py ``live_bytes``). At 100,000 certificates the
+says, bytes included (alureg/outputs.py ``live_file``). At 100,000 certificates the
 lists took 1.7 s of CPU of a one-change rebuild (docs/adr/0012-scale.md, nineteenth
 session). Nothing is written for them besides the lists themselves.
 """
@@ -42,9 +42,9 @@ class ListChunks:
     @contextmanager
     def live(self, name: str, path: str) -> Iterator[Callable[[str], bytes | None]]:
         """The bytes of a chunk of the live file ``name`` (at ``path`` in the new output)
-        by its key, read when asked for (a list's whole file was 67 MB more at the peak);
-        None for every key if a change may reach any row or the live file is not as
-        built, and for a key it had no chunk of."""
+        by its key, read when asked for (read whole, the lists raised a one-change
+        rebuild's peak by about 45 MiB); None for every key if a change may reach any
+        row or the live file is not as built, and for a key it had no chunk of."""
         spans = self.kept.get(name) if self.reach is not None else None
         if not spans:
             yield lambda key: None
