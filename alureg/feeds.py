@@ -69,7 +69,8 @@ def expiry_entries(model: SiteModel) -> list[Entry]:
         for rid, data in records.items():
             # The day after valid_until is on or before the build day exactly when
             # valid_until is before it (ISO dates compare as strings): the day is
-            # worked out only for those (200,000 days took 0.49 s of a rebuild).
+            # worked out only for those (this loop, a next_day for each of 200,000
+            # records, had 0.49 s of a one-change rebuild's samples).
             if data["valid_until"] < model.at:
                 day = next_day(data["valid_until"])
                 text = f"{word} {rid} expired on {day}: its validity ended on {data['valid_until']}"

@@ -50,15 +50,17 @@ class ListChunks:
             yield lambda key: None
             return
         with live_file(path) as f:
+            if f is None:
+                yield lambda key: None
+                return
             places = {key: (start, end) for key, start, end in spans}
-            fd = f.fileno() if f is not None else -1
 
             def read(key: str) -> bytes | None:
-                place = places.get(key)
-                if place is None or fd < 0 or not 0 <= place[0] <= place[1]:
+                start, end = places.get(key, (-1, -1))
+                if not 0 <= start <= end:
                     return None
-                data = os.pread(fd, place[1] - place[0], place[0])
-                return data if len(data) == place[1] - place[0] else None
+                data = os.pread(f.fileno(), end - start, start)
+                return data if len(data) == end - start else None
             yield read
 
     def unreached(self, kind: str, ids: Sequence[str]) -> bool:
