@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import marshal
 import os
 import shutil
 import subprocess
@@ -44,9 +45,10 @@ import orjson
 from . import outputs
 from .checkcache import RACY_NS, Identity, Listing, code_digest, unchanged
 from .config import CONFIG_FILE
+from .forked import Forked, can_fork
 from .gitrev import RECORD_TOPS, GitError, git, is_repository
 from .pages import SITE_DIR
-from .records import record_names
+from .records import Kind, record_names
 
 FORMAT = 1
 USE_FIND = True  # GNU find lists the output; False: the walk in Python (tests compare both)
@@ -284,25 +286,110 @@ def _same_records(cache_folder: Path, root: Path, head: dict[str, Any], found: L
 
 
 def lookup(cache_folder: Path, build_key: str, root: Path, out: Path,
-           found: Listing | None = None) -> dict[str, Any] | None:
+           found: Listing | None = None, ahead: RecordsAhead | None = None) -> dict[str, Any] | None:
     """The report of the last build if nothing it used or made has changed since.
     ``found``, if given, gets the record files and their status as found here (the
-    check that follows a miss need not list them or take their status again)."""
+    check that follows a miss need not list them or take their status again).
+    ``ahead``: the record files compared in a forked process, started earlier; it
+    leaves ``found`` empty when they are the same (the output is then listed, and
+    only an output changed by someone else makes a build, whose check lists them)."""
     found = Listing() if found is None else found
     try:
-        head = orjson.loads(_memo_file(cache_folder).read_bytes())
-        if head.get("format") != FORMAT or head.get("key") != build_key or head.get("root") != str(root.resolve()):
-            return None
-        # The output is listed only once the record files are found as they were: a
-        # listing begun beside their comparison and stopped when one differed cost a
-        # rebuild after one change at 100,000 certificates about 0.8 s (its finds
-        # took the cores from the comparison; three alternating pairs 19.19, 18.82
-        # and 18.67 s against 20.28, 19.54 and 19.51), and gained a build with nothing changed nothing
-        # (3.02 and 3.01 s against 3.12 and 2.78; docs/adr/0012-scale.md).
-        if not _same_records(cache_folder, root, head, found):
+        head = ahead.result(found) if ahead is not None else _same_head(cache_folder, build_key, root, found)
+        if head is None:
             return None
         report: dict[str, Any] = head["report"]
         return report if OutputListing(out.resolve()).digest() == head["output"] else None
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+    except _UNREADABLE:
         return None  # missing, damaged or foreign: build
 
+
+_UNREADABLE = (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError)
+
+
+def _same_head(cache_folder: Path, build_key: str, root: Path, found: Listing) -> dict[str, Any] | None:
+    """The memo's head if it is of this build's inputs and every record file is as its
+    build read it (``_same_records``, which fills ``found``); else None."""
+    head: dict[str, Any] = orjson.loads(_memo_file(cache_folder).read_bytes())
+    if head.get("format") != FORMAT or head.get("key") != build_key or head.get("root") != str(root.resolve()):
+        return None
+    # The output is listed only once the record files are found as they were: a
+    # listing begun beside their comparison and stopped when one differed cost a
+    # rebuild after one change at 100,000 certificates about 0.8 s (its finds
+    # took the cores from the comparison; three alternating pairs 19.19, 18.82
+    # and 18.67 s against 20.28, 19.54 and 19.51), and gained a build with nothing changed nothing
+    # (3.02 and 3.01 s against 3.12 and 2.78; docs/adr/0012-scale.md).
+    return head if _same_records(cache_folder, root, head, found) else None
+
+
+AHEAD_FROM = 400_000  # bytes of the last build's record list (about 3,000 records); below this, no fork
+
+
+class RecordsAhead:
+    """``lookup``'s comparison of the record files (listing 220,000 of them, taking
+    their status and comparing: about 1 s at 100,000 certificates) in a forked
+    process, while this one reads the check cache (alureg/check.py ``open_cache``,
+    about 1.4 s), which a rebuild needs and a build with nothing changed stops reading
+    once ``same`` says so (docs/adr/0012-scale.md, twentieth session). The child lists
+    the record files even when the memo is of other inputs: the check takes them."""
+
+    def __init__(self, cache_folder: Path, build_key: str, root: Path) -> None:
+        self.args = cache_folder, build_key, root
+        self.forked: Forked[tuple[bool, bytes]] | None = Forked(lambda: _compare(*self.args), "record files") \
+            if can_fork() else None
+        self.found_same = False
+        self.blob: bytes | None = None  # the child's answer, once taken
+
+    @staticmethod
+    def pays(cache_folder: Path) -> bool:
+        """Whether the last build's registry was large enough for the fork to pay."""
+        try:
+            return _records_file(cache_folder).stat().st_size >= AHEAD_FROM
+        except OSError:
+            return False
+
+    def same(self) -> bool:
+        """Whether the child has answered, and found every record file as the memo's
+        build read it (never waits)."""
+        if self.blob is None and self.forked is not None and self.forked.ready():
+            self._take()
+        return self.found_same
+
+    def _take(self) -> None:
+        assert self.forked is not None
+        try:
+            self.found_same, self.blob = self.forked.result()
+        except Exception:  # the child failed: ``result`` compares here, as without it
+            self.forked = None
+
+    def result(self, found: Listing) -> dict[str, Any] | None:
+        """``_same_head``'s answer, ``found`` filled as it fills it."""
+        if self.blob is None and self.forked is not None:
+            self._take()
+        if self.blob is None:
+            return _same_head(*self.args, found)
+        head: dict[str, Any] | None
+        head, files, found.stats = marshal.loads(self.blob)  # noqa: S302 (made by our own child, above)
+        kinds = {kind.value: kind for kind in Kind}
+        found.files = [(kinds[kind], rel) for kind, rel in files]
+        return head
+
+    def stop(self) -> None:
+        if self.forked is not None and self.blob is None:
+            self.forked.stop()
+
+
+def _compare(cache_folder: Path, build_key: str, root: Path) -> tuple[bool, bytes]:
+    """``RecordsAhead``'s job: whether the records are the same, and marshalled, the
+    memo's head if they are; else no head, and the record files and their status for
+    the check (220,000 of each, 16 MB: 0.1 s each way)."""
+    found = Listing()
+    try:
+        head = _same_head(cache_folder, build_key, root, found)
+    except _UNREADABLE:
+        head = None
+    if head is not None:  # the output is listed next, and if it is as built, nothing is built
+        return True, marshal.dumps((head, [], {}), 4)
+    if not found.files:
+        _list_records(root, found)
+    return False, marshal.dumps((head, [(kind.value, rel) for kind, rel in found.files], found.stats), 4)

@@ -18,7 +18,7 @@ import hashlib
 import marshal
 import multiprocessing as mp
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -32,7 +32,7 @@ from .config import Config, load_config
 from .editing import placeholders
 from .findings import Finding, Severity
 from .forked import can_fork
-from .records import Kind, Record, Registry, read_record, record_names
+from .records import KIND_FILES, Kind, Record, Registry, read_record, record_names
 from .rollback import rollback_findings
 from .rules import Context, RulesBeside, run_rules
 from .signing import SigningError, canonical, sorted_json_is_jcs
@@ -260,13 +260,36 @@ class PendingCheck:
         self.rules.stop()
 
 
-def start_check(root: Path, at: str, *, use_cache: bool = False, found: Listing | None = None) -> PendingCheck:
+def start_check(root: Path, at: str, *, use_cache: bool = False, found: Listing | None = None,
+                opened: CheckCache | None = None) -> PendingCheck:
     """``check`` (no ``against``), with its rules left running beside the caller.
     ``found``: the record files and their status if the caller has just taken them
     (the build memo's lookup: 220,000 files are neither listed nor looked at again;
-    listing them took 0.2-0.3 s)."""
+    listing them took 0.2-0.3 s). ``opened``: the check cache, if ``open_cache`` read
+    it already."""
     with _no_cycle_collection():
-        return PendingCheck(_examine_registry(root, at, None, None, use_cache, found))
+        return PendingCheck(_examine_registry(root, at, None, None, use_cache, found, opened))
+
+
+def _cache_file(root: Path) -> Path:
+    return cache_dir(root, "check") / "records.json"
+
+
+def open_cache(root: Path, stop: Callable[[], bool] | None = None) -> CheckCache | None:
+    """The check cache of ``root`` as a check of it now would read it, before the record
+    files are listed (a build reads it while a forked process lists and compares them:
+    alureg/buildmemo.py ``RecordsAhead``); None as soon as ``stop()`` is true between
+    two chunks. Its context is worked out from the trust list as ``check`` does it."""
+    config = load_config(root)
+    trust_record: Record | None = None
+    for kind, rel in KIND_FILES.items():
+        if kind is Kind.TRUST_LIST:
+            record, done = _examine(root, -1, kind, rel, None, config)
+            if record is not None and done.valid and trust_record is None:
+                trust_record = record
+    with _no_cycle_collection():
+        return CheckCache.open_unless(_cache_file(root), f"{code_digest()} {_trust_digest(trust_record, config)}",
+                                      stop)
 
 
 @dataclass
@@ -311,7 +334,9 @@ class Examination:
 
 
 def _examine_registry(root: Path, at: str, against: str | None, workers: int | None, use_cache: bool,
-                      found: Listing | None) -> Examination:
+                      found: Listing | None, opened: CheckCache | None = None) -> Examination:
+    """``opened``: the check cache as ``open_cache`` read it, if the caller did (it is
+    used if its context is still this check's)."""
     config = load_config(root)
     # Names, not Paths: a Path for each of 220,000 files and its relative name again
     # cost 0.9 s of every check; a Path is made for the files examined, by the worker.
@@ -335,8 +360,11 @@ def _examine_registry(root: Path, at: str, against: str | None, workers: int | N
             trust_record = record
             done.findings += _trust_findings(record, trust, config) + _proof_findings(record, trust, config)
 
-    cache = CheckCache.open(cache_dir(root, "check") / "records.json",
-                            f"{code_digest()} {_trust_digest(trust_record, config)}") if use_cache else None
+    cache = None
+    if use_cache:
+        context = f"{code_digest()} {_trust_digest(trust_record, config)}"
+        cache = opened if opened is not None and opened.context == context else \
+            CheckCache.open(_cache_file(root), context)
     rest: list[tuple[Kind, str]] = []
     index_of: list[int] = []
     base = str(root)

@@ -45,7 +45,7 @@ import os
 import struct
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
@@ -139,12 +139,23 @@ class CheckCache:
     def open(cls, path: Path, context: str) -> CheckCache:
         """Read the cache a chunk at a time: the whole file (180 MB at 220,000 entries)
         and its rows are never held at once; then its delta, if it has one."""
+        cache = cls.open_unless(path, context, None)
+        assert cache is not None  # nothing to stop it
+        return cache
+
+    @classmethod
+    def open_unless(cls, path: Path, context: str, stop: Callable[[], bool] | None) -> CheckCache | None:
+        """``open``, or None as soon as ``stop()`` is true between two chunks (a build
+        reads the cache while a forked process compares the record files, and needs
+        none of it when they are as its last build read them: alureg/buildmemo.py)."""
         cache = cls(path, context)
         try:
-            head, entries = _read(path, context)
+            head, entries = _read(path, context, stop)
             if head is None:
                 return cache
             cache.written_ns, cache.entries, cache.whole = int(head["written_ns"]), entries, str(head["id"])
+        except _Stopped:
+            return None
         except _DAMAGED:
             cache.entries = {}  # missing, damaged, cut short or foreign: start afresh
             return cache
@@ -246,9 +257,15 @@ def _delta(path: Path) -> Path:
     return path.with_name(path.name + ".delta")
 
 
-def _read(path: Path, context: str) -> tuple[dict[str, Any] | None, dict[str, Entry]]:
+class _Stopped(Exception):
+    """``_read`` was asked to stop."""
+
+
+def _read(path: Path, context: str, stop: Callable[[], bool] | None = None,
+          ) -> tuple[dict[str, Any] | None, dict[str, Entry]]:
     """A cache file's head and entries; no head if it is of another format or context.
-    One of ``_DAMAGED`` if it is damaged or cut short."""
+    One of ``_DAMAGED`` if it is damaged or cut short; ``_Stopped`` if ``stop()`` was
+    true after a chunk."""
     with path.open("rb") as f:
         first = f.readline(1 << 20)  # the head is short (a delta's names the entries it dropped)
         if not first.endswith(b"\n"):  # an older format is one long line
@@ -265,6 +282,8 @@ def _read(path: Path, context: str) -> tuple[dict[str, Any] | None, dict[str, En
             if rows.__class__ is not list:
                 raise TypeError("not a chunk of entries")
             entries.update(map(Entry.from_row, rows))
+            if stop is not None and stop():
+                raise _Stopped
         if f.read(1):
             raise ValueError("more than the entries")
         return head, entries

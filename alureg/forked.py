@@ -61,6 +61,10 @@ class Forked(Generic[T]):
         self._process.start()
         send.close()  # the child's end: EOF here when the child dies
 
+    def ready(self) -> bool:
+        """Whether ``result`` would return (or raise) without waiting for the job."""
+        return self._receive.poll()
+
     def result(self) -> T:
         try:
             ok, value, text = self._receive.recv()  # before join: a large result fills the pipe

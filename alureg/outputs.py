@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import marshal
 import os
 import shutil
 import struct
@@ -626,6 +627,38 @@ def add_entries(entries: Manifest, linked: int, written: int) -> None:
         _run.entries.update((sys.intern(k), v) for k, v in entries.items())  # keys unpickled: new objects
         _run.linked += linked
         _run.written += written
+
+
+SPOOL_CHUNK = 20_000  # entries a chunk of the spool
+
+
+def spool_entries(spool: BinaryIO) -> tuple[int, int]:
+    """``take_entries`` for a forked process whose parent created ``spool`` (an open
+    file both share): the entries are written into it a chunk at a time, marshalled,
+    and the counts returned. Sent through a pipe, the 340,000 entries of the second
+    build process of a 100,000-certificate build were received whole before being
+    unpickled: the message and the entries together raised the parent's peak by
+    about 150 MiB (docs/adr/0012-scale.md, twentieth session)."""
+    files, linked, written = take_entries()
+    items = list(files.items())
+    for start in range(0, len(items), SPOOL_CHUNK):
+        blob = marshal.dumps(dict(items[start:start + SPOOL_CHUNK]), 4)
+        spool.write(_SPOOLED.pack(len(blob)) + blob)
+    spool.flush()
+    return linked, written
+
+
+def add_spooled(spool: BinaryIO, linked: int, written: int) -> None:
+    """``add_entries`` of what ``spool_entries`` wrote into ``spool`` (one chunk held at
+    a time)."""
+    spool.seek(0)
+    while head := spool.read(_SPOOLED.size):
+        files = marshal.loads(spool.read(_SPOOLED.unpack(head)[0]))  # noqa: S302 (our own child wrote it)
+        add_entries(files, 0, 0)
+    add_entries({}, linked, written)
+
+
+_SPOOLED = struct.Struct("<Q")
 
 
 def _save(cache: Path, name: str, folder: Path, files: Manifest, tag: bytes = b"",

@@ -33,8 +33,8 @@ from . import buildmemo, outputs, pagereach
 from .api import write_api
 from .bundles import write_snapshot
 from .caches import cache_dir
-from .check import CheckResult, PendingCheck, start_check
-from .checkcache import Listing
+from .check import CheckResult, PendingCheck, open_cache, start_check
+from .checkcache import CheckCache, Listing
 from .demo import demo_publisher
 from .errors import AluregError
 from .feeds import write_feeds
@@ -329,23 +329,28 @@ class _Beside:
     this build's (alureg/outputs.py)."""
 
     def __init__(self, queue: _StageQueue, run: Callable[[str], Any], pages: PageChunks) -> None:
-        def job() -> tuple[dict[str, Any], Stages, outputs.Taken]:
+        # The child writes its files' entries here; closed by ``result`` or ``stop``.
+        spool = self.spool = tempfile.TemporaryFile(prefix="alureg-entries-")  # noqa: SIM115
+
+        def job() -> tuple[dict[str, Any], Stages, tuple[int, int]]:
             outputs.worker_started()
             side_stage = Stages()
             done = queue.run(side_stage, run)
             with side_stage("pages"):  # the chunks the first process has not taken
                 pages.render()
-            return done, side_stage, outputs.take_entries()
+            return done, side_stage, outputs.spool_entries(spool)
         self.forked = Forked(job, "second build")
 
     def result(self, stage: Stages) -> dict[str, Any]:
-        done, side_stage, taken = self.forked.result()
-        outputs.add_entries(*taken)
+        done, side_stage, counts = self.forked.result()
+        with self.spool:
+            outputs.add_spooled(self.spool, *counts)
         stage.beside = side_stage
         return done
 
     def stop(self) -> None:
         self.forked.stop()
+        self.spool.close()
 
 
 def build(root: Path, out: Path, at: str | None = None, *, publisher: KeyPair | None = None,
@@ -408,17 +413,30 @@ def _build(root: Path, out: Path, at: str | None, publisher: KeyPair | None, now
     live, manifest = out.resolve(), cache_dir(out, "output")
     started = time.time_ns()  # the build memo's racy window starts here
     found = Listing()  # the record files and their status, taken by the memo for the check
+    opened: CheckCache | None = None  # the check cache, read while the memo's child compares the records
     if use_cache:
-        with stage("memo"):
-            memo_key = buildmemo.key(root, at, f"{publisher.key_id} {publisher.public_multibase}",
-                                     repository_url, strict)
-            kept = buildmemo.lookup(manifest, memo_key, root, out, found) if live.is_dir() else None
+        ahead: buildmemo.RecordsAhead | None = None
+        try:
+            with stage("memo"):
+                memo_key = buildmemo.key(root, at, f"{publisher.key_id} {publisher.public_multibase}",
+                                         repository_url, strict)
+                if live.is_dir() and buildmemo.RecordsAhead.pays(manifest):
+                    ahead = buildmemo.RecordsAhead(manifest, memo_key, root)
+            if ahead is not None:
+                with stage("check cache"):  # beside the child; given up once it finds the records the same
+                    opened = open_cache(root, stop=ahead.same)
+            with stage("memo"):
+                kept = buildmemo.lookup(manifest, memo_key, root, out, found, ahead) if live.is_dir() else None
+        finally:
+            if ahead is not None:
+                ahead.stop()
+            del ahead  # its answer, 16 MB at 220,000 records: ``found`` holds what the check needs of it
         if kept is not None:
             return BuildReport(**kept, stages=stage, kept=True)
         buildmemo.forget(manifest)
     with stage("check"):
-        pending = start_check(root, at, use_cache=use_cache, found=found if found.files else None)
-        del found  # 220,000 files' status, 59.6 MiB (tracemalloc): the check has them (result.files)
+        pending = start_check(root, at, use_cache=use_cache, found=found if found.files else None, opened=opened)
+        del found, opened  # 220,000 files' status, 59.6 MiB (tracemalloc): the check has them (result.files)
     try:
         if not pending.early.ok(strict=strict):
             raise _refused(root)  # the records' own errors: no need to wait for the rules

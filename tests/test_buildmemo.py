@@ -49,24 +49,52 @@ def _git(root: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, env=env)
 
 
-@pytest.mark.parametrize("beside", [False, True])
-def test_nothing_changed_keeps_the_output(scratch: Scratch, tmp_path: Path, beside: bool,
+def _ahead(monkeypatch: pytest.MonkeyPatch, first: bool) -> list[Any]:
+    """Builds compare the record files in a forked process (``RecordsAhead``) whatever
+    the registry's size, and read the check cache meanwhile; ``first``: the child's
+    answer is waited for before the cache's first chunk is taken, so that a build
+    whose records are the same gives the cache up. Returns what each build's
+    ``open_cache`` returned."""
+    monkeypatch.setattr(buildmemo, "AHEAD_FROM", 0)
+    if first:
+        def same(self: buildmemo.RecordsAhead) -> bool:
+            if self.blob is None and self.forked is not None:
+                self._take()
+            return self.found_same
+        monkeypatch.setattr(buildmemo.RecordsAhead, "same", same)
+    opened: list[Any] = []
+    real = publish.open_cache
+
+    def spy(root: Path, stop: Callable[[], bool] | None = None) -> Any:
+        opened.append(real(root, stop))
+        return opened[-1]
+    monkeypatch.setattr(publish, "open_cache", spy)
+    return opened
+
+
+@pytest.mark.parametrize("way", ["", "beside", "ahead", "ahead, answered first"])
+def test_nothing_changed_keeps_the_output(scratch: Scratch, tmp_path: Path, way: str,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing is rendered, written or swapped: every output file is the same file.
     ``beside``: the output's listing digest is worked out in a forked process, as for
-    a large output (alureg/publish.py ``_Digest``)."""
-    if beside:
+    a large output (alureg/publish.py ``_Digest``); ``ahead``: the record files are
+    compared in a forked process while the check cache is read (``RecordsAhead``)."""
+    if way == "beside":
         monkeypatch.setattr(publish, "DIGEST_BESIDE_FROM", 0)
+    opened = _ahead(monkeypatch, way.endswith("first")) if way.startswith("ahead") else []
     out = tmp_path / "public"
     _age(scratch.root)
     first = build(scratch.root, out, AT, now=NOW, use_cache=True)
     assert not first.kept and first.result is not None
+    assert opened == []  # no output yet: no memo to compare with
     before, inodes = _tree(out), _inodes(out)
     again = build(scratch.root, out, AT, now=NOW + dt.timedelta(hours=3), use_cache=True)
     assert again.kept and again.result is None
     assert again.summary() == first.summary()  # the same snapshot: the one the output holds
     assert _inodes(out) == inodes and _tree(out) == before
-    assert set(again.stages.seconds) == {"memo"}
+    assert set(again.stages.seconds) == ({"memo", "check cache"} if opened else {"memo"})
+    if way.endswith("first"):
+        assert opened == [None]  # given up once the records were found the same
     # Without the cache the memo is neither read nor trusted.
     assert not build(scratch.root, out, AT, now=NOW, use_cache=False).kept
 
@@ -168,8 +196,14 @@ CHANGES: dict[str, Change] = {
 }
 
 
+@pytest.mark.parametrize("ahead", [False, True], ids=["", "ahead"])
 @pytest.mark.parametrize("name", list(CHANGES))
-def test_any_change_builds_again_and_equals_a_cold_build(name: str, scratch: Scratch, tmp_path: Path) -> None:
+def test_any_change_builds_again_and_equals_a_cold_build(name: str, ahead: bool, scratch: Scratch, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ahead``: the record files compared in a forked process while the check cache is
+    read, the child's answer taken first: the cache is given up when the records are
+    the same (the output was changed), and the check then reads it itself."""
+    opened = _ahead(monkeypatch, first=True) if ahead else []
     out, cold = tmp_path / "public", tmp_path / "cold"
     _age(scratch.root)
     build(scratch.root, out, AT, now=NOW, use_cache=True)
@@ -177,9 +211,31 @@ def test_any_change_builds_again_and_equals_a_cold_build(name: str, scratch: Scr
     options = CHANGES[name](scratch, out)
     report = build(scratch.root, out, use_cache=True, **{"at": AT, "now": NOW, **options})  # type: ignore[arg-type]
     assert not report.kept
+    if ahead:
+        assert len(opened) == 2 and opened[0] is None  # the second build: nothing had changed
+        assert (opened[1] is None) == ("output" in name), opened  # read unless the records were the same
     build(scratch.root, cold, use_cache=False, **{"at": AT, "now": NOW, **options})  # type: ignore[arg-type]
     assert _tree(out) == _tree(cold)
     assert build(scratch.root, out, use_cache=True, **{"at": AT, "now": NOW, **options}).kept  # type: ignore[arg-type]
+
+
+def test_a_failed_comparison_ahead_is_done_again_here(scratch: Scratch, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the forked comparison of the record files fails, the build compares them
+    itself: nothing changed keeps the output, a changed record makes a cold build's."""
+    _ahead(monkeypatch, first=False)
+
+    def broken(*args: Any) -> Any:
+        raise OSError("the child could not compare")
+    monkeypatch.setattr(buildmemo, "_compare", broken)
+    out, cold = tmp_path / "public", tmp_path / "cold"
+    _age(scratch.root)
+    build(scratch.root, out, AT, now=NOW, use_cache=True)
+    assert build(scratch.root, out, AT, now=NOW, use_cache=True).kept
+    _record(scratch, out)
+    assert not build(scratch.root, out, AT, now=NOW, use_cache=True).kept
+    build(scratch.root, cold, AT, now=NOW, use_cache=False)
+    assert _tree(out) == _tree(cold)
 
 
 @pytest.mark.parametrize("use_find", [True, False], ids=["find", "python"])
@@ -229,11 +285,14 @@ def test_a_changed_record_lists_no_output(scratch: Scratch, tmp_path: Path,
     assert len(made) == 1 and made[0].units
 
 
-def test_the_check_takes_the_record_files_status_from_the_memo(scratch: Scratch, tmp_path: Path,
+@pytest.mark.parametrize("ahead", [False, True], ids=["", "ahead"])
+def test_the_check_takes_the_record_files_status_from_the_memo(scratch: Scratch, tmp_path: Path, ahead: bool,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """After a miss, the check uses the record files as the memo listed them and the
     status it took of each instead of listing them and taking it again, and its
-    output is a cold build's."""
+    output is a cold build's. ``ahead``: the memo's forked process listed them, and
+    the check uses the cache read meanwhile."""
+    opened = _ahead(monkeypatch, first=False) if ahead else []
     out, cold = tmp_path / "public", tmp_path / "cold"
     _age(scratch.root)
     build(scratch.root, out, AT, now=NOW, use_cache=True)
@@ -268,9 +327,31 @@ def test_the_check_takes_the_record_files_status_from_the_memo(scratch: Scratch,
     files = len(list(real_names(scratch.root)))
     assert len(report.result.files) == files == len(report.result.registry.records) == 84
     assert sorted(set(read)) == ["MEM-0003.yaml", "trust.yaml"], read  # the trust list, the change
+    if ahead:  # the cache read beside the comparison is the one the check used
+        assert len(opened) == 1 and opened[0] is not None and opened[0].hits == 82
     monkeypatch.undo()
     build(scratch.root, cold, AT, now=NOW, use_cache=False)
     assert _tree(out) == _tree(cold)
+
+
+def test_a_check_cache_read_for_another_trust_list_is_not_used(scratch: Scratch) -> None:
+    """The check takes the cache ``open_cache`` read only if it was read for the check's
+    own context (code, trust list, pinned keys): one read before a key was revoked
+    would hold every record's proofs as valid."""
+    from alureg.check import check, open_cache, start_check
+
+    check(scratch.root, AT, workers=1, use_cache=True)
+    before = open_cache(scratch.root)
+    assert before is not None and len(before.entries) == 83
+    assert start_check(scratch.root, AT, use_cache=True, opened=before).result().reused == 83
+
+    def revoke(trust: dict[str, Any]) -> None:
+        key = next(k for k in trust["keys"] if k["id"] == "auditor-aud-002")
+        key["revoked"] = {"date": "2026-11-01", "reason": "Key copied from a stolen laptop"}
+    scratch.change("registry/trust.yaml", revoke)
+    result = start_check(scratch.root, AT, use_cache=True, opened=before).result()
+    assert result.reused == 0 and any(f.code == "SIG005" for f in result.findings)
+    assert [f.text() for f in result.findings] == [f.text() for f in check(scratch.root, AT, workers=1).findings]
 
 
 def test_a_racy_edit_is_seen(scratch: Scratch, tmp_path: Path) -> None:

@@ -469,14 +469,16 @@ def test_the_second_process_writes_what_one_process_writes(scratch: Scratch, mon
                                                            tmp_path: Path) -> None:
     """Large registries write the snapshot, search index and feeds in a forked process
     beside the pages (alureg/publish.py ``_Beside``): the output, the report and the
-    manifest (the next builds reuse and keep by it) are those of one process."""
+    manifest (the next builds reuse and keep by it) are those of one process. The
+    second process hands its files' entries over in chunks of 7 here."""
     import datetime as dt
 
-    from alureg import publish
+    from alureg import outputs, publish
 
     now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
     one, two = tmp_path / "one", tmp_path / "two"
     _second_process_takes_the_snapshot(monkeypatch, tmp_path)
+    monkeypatch.setattr(outputs, "SPOOL_CHUNK", 7)
 
     def both() -> publish.BuildReport:
         monkeypatch.setattr(publish, "PARALLEL_FROM", 10**9)
