@@ -8,9 +8,11 @@ Measures, each in a fresh process, the median of --runs runs:
 - `check` after every record file got a new time stamp, as in a fresh checkout whose
   check cache was restored (.github/workflows: CI);
 - (with --build) the whole build, --runs times each: cold, one record changed,
-  nothing changed (after the one change), and as in CI (a fresh checkout, the check
-  cache restored, no previous output and no other cache), with the stages of the
-  median run (`build --timings`) and the size of the output; then, once every figure
+  nothing changed (after the one change), as in CI (a fresh checkout, the check
+  cache restored, no previous output and no other cache), and after a code change
+  (the output kept: a copy of the code that differs by a comment, ``code_copies``),
+  with the stages of the median run (`build --timings`) and the size of the output;
+  then, once every figure
   is taken, whether the output the rebuilds after a change left is byte for byte a
   cold build's (`--no-cache`, an empty cache folder) of the same records (the target
   asks for both: issue 7);
@@ -65,11 +67,11 @@ NOW = "2026-11-21T06:00:00Z"  # every build's snapshot time: outputs of the same
 PY = sys.executable
 
 
-def run(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+def run(argv: list[str], env: dict[str, str], cwd: Path = REPO) -> tuple[float, int, str]:
     """Wall seconds, peak RSS (KiB) and stdout of one child process, which must succeed
     (the synthetic registry has warnings only)."""
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, env=env)
     out = proc.stdout.read().decode() if proc.stdout else ""
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
@@ -124,6 +126,27 @@ def creation_probe(parent: Path, trash: Trash) -> float:
     elapsed = time.perf_counter() - started
     trash.put(folder)
     return elapsed / PROBE_FOLDERS * 1e6
+
+
+def code_copies(parent: Path) -> list[Path]:
+    """Two copies of the repository's code under ``parent``, each with a comment of its
+    own at the end of alureg/__init__.py: a build run from one after a build run from
+    the other (or from the repository) is a build after a code change, as after a
+    release. Every cache keyed by the code (the check cache, the record pages, the
+    claims' bundles) then misses, while the output and its manifests are kept. `python
+    build.py` imports the alureg beside it (the script's folder comes first); the npm
+    packages are linked, not copied."""
+    copies = []
+    for name in ("a", "b"):
+        copy = parent / f"code-{name}"
+        shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(
+            ".git", ".venv", "node_modules", "__pycache__", "*.egg-info", ".ruff_cache", ".mypy_cache"))
+        if (REPO / "node_modules").is_dir():
+            (copy / "node_modules").symlink_to(REPO / "node_modules")
+        with (copy / "alureg" / "__init__.py").open("a", encoding="utf-8") as f:
+            f.write(f"# bench/scale_bench.py: code copy {name}\n")
+        copies.append(copy)
+    return copies
 
 
 def touch_one(root: Path) -> None:
@@ -261,18 +284,27 @@ def main() -> None:
                     out.rename(changed)  # compared with a cold build once every figure is taken
                 touch_all(root)
 
+            code_folder = Path(tempfile.mkdtemp(prefix="alureg-bench-code-"))  # not in the cache folder: kept
+            copies = code_copies(code_folder)
+            code: list[Path] = []  # where the next build runs from (the repository if empty)
+
+            def code_changed() -> None:
+                code[:] = [copies[0] if not code or code[0] != copies[0] else copies[1]]
+
             for label, before, cold in (("build, cold (no cache, no previous output)", nothing_kept, True),
                                         ("build, one record changed", lambda: touch_one(root), False),
                                         ("build, nothing changed", lambda: None, False),
                                         ("build, as in CI (a fresh checkout, its check cache restored, no "
-                                         "previous output)", as_in_ci, True)):
+                                         "previous output)", as_in_ci, True),
+                                        ("build, after a code change (the output kept, the check cold)",
+                                         code_changed, False)):
                 times, peak, texts = [], 0, []
                 for _ in range(max(args.runs, 1)):
                     before()
                     warm(root, out, fresh and cold)
                     if cold:
                         probes.append(creation_probe(out.parent, trash))
-                    secs, mem, text = run(build, env)
+                    secs, mem, text = run(build, env, code[0] if code else REPO)
                     times.append(secs)
                     peak = max(peak, mem)
                     texts.append(text)
@@ -289,17 +321,21 @@ def main() -> None:
             size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
             files = sum(1 for f in out.rglob("*") if f.is_file())
             notes.append(f"Published output: {size / 2**20:,.0f} MiB in {files:,} files.")
-            trash.put(out)
+            after_code = out.with_name(f"{out.name}-after-code-changes")
+            out.rename(after_code)
             with tempfile.TemporaryDirectory(prefix="alureg-bench-cold-cache-") as cold_cache:
                 run([*build, "--no-cache"], dict(os.environ, ALUREG_CACHE_DIR=cold_cache))
-            compared, differ = differences(changed, out)
-            notes.append(f"The output the rebuilds after a change left ({compared:,} files) is "
-                         + ("byte for byte a cold build's (`--no-cache`, an empty cache folder) of the same records."
-                            if not differ else
-                            f"NOT a cold build's of the same records: {len(differ):,} files differ, such as "
-                            + ", ".join(differ[:5]) + "."))
+            for what, left in (("a change", changed), ("a code change", after_code)):
+                compared, differ = differences(left, out)
+                notes.append(f"The output the rebuilds after {what} left ({compared:,} files) is "
+                             + ("byte for byte a cold build's (`--no-cache`, an empty cache folder) of the same "
+                                "records." if not differ else
+                                f"NOT a cold build's of the same records: {len(differ):,} files differ, such as "
+                                + ", ".join(differ[:5]) + "."))
             trash.put(out)
             trash.put(changed)
+            trash.put(after_code)
+            trash.put(code_folder)
         trash.put_contents(Path(tmp))  # the spare output is in there: deleted after the figures
     if args.compare:
         from compare_generators import hugo, mkdocs
