@@ -635,10 +635,10 @@ SPOOL_CHUNK = 20_000  # entries a chunk of the spool
 def spool_entries(spool: BinaryIO) -> tuple[int, int]:
     """``take_entries`` for a forked process whose parent created ``spool`` (an open
     file both share): the entries are written into it a chunk at a time, marshalled,
-    and the counts returned. Sent through a pipe, the 340,000 entries of the second
-    build process of a 100,000-certificate build were received whole before being
-    unpickled: the message and the entries together raised the parent's peak by
-    about 150 MiB (docs/adr/0012-scale.md, twentieth session)."""
+    and the counts returned. Sent through a pipe, the entries of the second build
+    process of a 100,000-certificate build (every output file but the record pages,
+    360,000-odd) were received as one message and then unpickled: the parent's peak
+    rose by 140-150 MiB while it took them (docs/adr/0012-scale.md, twentieth session)."""
     files, linked, written = take_entries()
     items = list(files.items())
     for start in range(0, len(items), SPOOL_CHUNK):
