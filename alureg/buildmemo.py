@@ -382,7 +382,7 @@ class RecordsAhead:
 def _compare(cache_folder: Path, build_key: str, root: Path) -> tuple[bool, bytes]:
     """``RecordsAhead``'s job: whether the records are the same, and marshalled, the
     memo's head if they are; else no head, and the record files and their status for
-    the check (220,000 of each, 16 MB: 0.1 s each way)."""
+    the check (220,000 of each: 16 MB, unmarshalled in 0.17 s)."""
     found = Listing()
     try:
         head = _same_head(cache_folder, build_key, root, found)

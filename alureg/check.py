@@ -187,12 +187,13 @@ def _examine_all(root: Path, files: list[tuple[Kind, str]], trust: TrustList | N
         _JOB = None
 
 
-def _trust_digest(trust_record: Record | None, config: Config) -> str:
-    """What every proof result depends on: the trust list and the pinned root keys."""
+def _cache_context(trust_record: Record | None, config: Config) -> str:
+    """What every cached result depends on besides its file: the code, and what every
+    proof result depends on, the trust list and the pinned root keys."""
     if trust_record is None:
-        return "no usable trust list"
+        return f"{code_digest()} no usable trust list"
     pins = ",".join(sorted(config.root_fingerprints)) + f"/{config.root_threshold}"
-    return hashlib.sha256(canonical(trust_record.data) + pins.encode()).hexdigest()
+    return f"{code_digest()} {hashlib.sha256(canonical(trust_record.data) + pins.encode()).hexdigest()}"
 
 
 @contextmanager
@@ -281,14 +282,9 @@ def open_cache(root: Path, stop: Callable[[], bool] | None = None) -> CheckCache
     alureg/buildmemo.py ``RecordsAhead``); None as soon as ``stop()`` is true between
     two chunks. Its context is worked out from the trust list as ``check`` does it."""
     config = load_config(root)
-    trust_record: Record | None = None
-    for kind, rel in KIND_FILES.items():
-        if kind is Kind.TRUST_LIST:
-            record, done = _examine(root, -1, kind, rel, None, config)
-            if record is not None and done.valid and trust_record is None:
-                trust_record = record
+    record, done = _examine(root, -1, Kind.TRUST_LIST, KIND_FILES[Kind.TRUST_LIST], None, config)
     with _no_cycle_collection():
-        return CheckCache.open_unless(_cache_file(root), f"{code_digest()} {_trust_digest(trust_record, config)}",
+        return CheckCache.open_unless(_cache_file(root), _cache_context(record if done.valid else None, config),
                                       stop)
 
 
@@ -362,7 +358,7 @@ def _examine_registry(root: Path, at: str, against: str | None, workers: int | N
 
     cache = None
     if use_cache:
-        context = f"{code_digest()} {_trust_digest(trust_record, config)}"
+        context = _cache_context(trust_record, config)
         cache = opened if opened is not None and opened.context == context else \
             CheckCache.open(_cache_file(root), context)
     rest: list[tuple[Kind, str]] = []

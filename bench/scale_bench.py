@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import itertools
 import os
 import platform
 import shutil
@@ -285,11 +286,11 @@ def main() -> None:
                 touch_all(root)
 
             code_folder = Path(tempfile.mkdtemp(prefix="alureg-bench-code-"))  # not in the cache folder: kept
-            copies = code_copies(code_folder)
+            copies = itertools.cycle(code_copies(code_folder))  # each build's code other than the last's
             code: list[Path] = []  # where the next build runs from (the repository if empty)
 
             def code_changed() -> None:
-                code[:] = [copies[0] if not code or code[0] != copies[0] else copies[1]]
+                code[:] = [next(copies)]
 
             for label, before, cold in (("build, cold (no cache, no previous output)", nothing_kept, True),
                                         ("build, one record changed", lambda: touch_one(root), False),

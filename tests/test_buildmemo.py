@@ -223,7 +223,7 @@ def test_a_failed_comparison_ahead_is_done_again_here(scratch: Scratch, tmp_path
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """If the forked comparison of the record files fails, the build compares them
     itself: nothing changed keeps the output, a changed record makes a cold build's."""
-    _ahead(monkeypatch, first=False)
+    opened = _ahead(monkeypatch, first=False)
 
     def broken(*args: Any) -> Any:
         raise OSError("the child could not compare")
@@ -234,6 +234,9 @@ def test_a_failed_comparison_ahead_is_done_again_here(scratch: Scratch, tmp_path
     assert build(scratch.root, out, AT, now=NOW, use_cache=True).kept
     _record(scratch, out)
     assert not build(scratch.root, out, AT, now=NOW, use_cache=True).kept
+    # Both builds with an output forked the comparison (and read the cache beside it)
+    # and, the child having failed, read the whole cache: nothing said the records were the same.
+    assert len(opened) == 2 and all(cache is not None for cache in opened)
     build(scratch.root, cold, AT, now=NOW, use_cache=False)
     assert _tree(out) == _tree(cold)
 
