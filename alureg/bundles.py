@@ -114,7 +114,7 @@ def _kept_roots(path: Path) -> list[str]:
     return roots if isinstance(roots, list) and all(isinstance(r, str) for r in roots) else []
 
 
-def _carried(claims: list[str], tree: ShardedTree, roots: list[str], before: list[str]) -> set[str]:
+def _carried(tree: ShardedTree, roots: list[str], before: list[str]) -> set[str]:
     """The claims whose bundles are carried over from the live output: those in a shard
     whose root is the live snapshot's (``before``; the same number of shards). The root
     commits to the shard's leaves in order, so the closure's digest, its place and the
@@ -125,8 +125,9 @@ def _carried(claims: list[str], tree: ShardedTree, roots: list[str], before: lis
     (py-spy, 100,000 claims; docs/adr/0012-scale.md, eighteenth session)."""
     if len(before) != len(roots):
         return set()
-    same = {k for k, (root, was) in enumerate(zip(roots, before, strict=True)) if root == was}
-    unchanged = [cid for cid in claims if tree.position[cid + CLOSURE][0] in same]
+    same = [k for k, (root, was) in enumerate(zip(roots, before, strict=True)) if root == was]
+    # The claims in those shards, from their closure leaves, in id order.
+    unchanged = sorted(leaf[:-len(CLOSURE)] for k in same for leaf in tree.members[k] if leaf.endswith(CLOSURE))
     sizes = carry_all([f"c/{cid}/claim.json" for cid in unchanged])
     return {cid for cid, size in zip(unchanged, sizes, strict=True) if size is not None}
 
@@ -165,7 +166,7 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
     holders: dict[str, bytes] = {}
     roots = tree.roots
     claims = sorted(model.claims)
-    carried = _carried(claims, tree, roots, roots_before)
+    carried = _carried(tree, roots, roots_before)
     for cid in claims:
         if cid in carried:
             continue
@@ -175,9 +176,9 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
             # The closure's Merkle path is fixed by its shard's root, the shard's size
             # and the leaf's place in it (the root commits to every leaf): the path
             # itself is worked out only for a bundle that is written (1.7 s for all).
-            shard, index = tree.position[cid + CLOSURE]
+            shard, index = tree.position(cid + CLOSURE)
             inputs = hashlib.sha256(f"{shared}\nbundle {cid}\n{digests[cid + CLOSURE].hex()}\n{roots[shard]} "
-                                    f"{index} {len(tree.trees[shard].levels[0])}\n".encode()).digest()
+                                    f"{index} {tree.trees[shard].leaves}\n".encode()).digest()
             if reuse(path, inputs) is not None:
                 continue
         bundle = claim_bundle(model, cid)

@@ -661,6 +661,9 @@ def add_spooled(spool: BinaryIO, linked: int, written: int) -> None:
 _SPOOLED = struct.Struct("<Q")
 
 
+SAVE_CHUNK = 50_000  # paths and entries of a manifest joined at once as it is saved
+
+
 def _save(cache: Path, name: str, folder: Path, files: Manifest, tag: bytes = b"",
           absent_ok: bool = False) -> str:
     """Write a manifest; returns the SHA-256 of the file. ``tag`` and ``absent_ok``:
@@ -671,19 +674,26 @@ def _save(cache: Path, name: str, folder: Path, files: Manifest, tag: bytes = b"
     if _known(widths, absent_ok) != len(values):
         wrong = next(k for k, v in files.items() if len(v) not in (_PLAIN, _WITH_INPUTS))
         raise ValueError(f"manifest entry of {wrong!r}: {len(files[wrong])} bytes")
-    names = _encode("\0".join(files)) + b"\0" if files else b""
+    # The paths, each ended by NUL, encoded 50,000 at a time, twice (their length goes
+    # first): joined at once, the 580,000 paths as one str and as its bytes raised the
+    # build's peak by about 50 MiB at its end (docs/adr/0012-scale.md, twenty-first session).
+    paths = list(files)
+
+    def names() -> Iterator[bytes]:
+        for start in range(0, len(paths), SAVE_CHUNK):
+            yield _encode("\0".join(paths[start:start + SAVE_CHUNK]) + "\0")
     h = hashlib.sha256()
     with tmp.open("wb") as f:
         def put(data: bytes) -> None:
             h.update(data)
             f.write(data)
         put(_head(folder, tag) + b"\n")
-        put(_COUNT.pack(len(files), len(names)))
-        put(names)
-        del names
+        put(_COUNT.pack(len(files), sum(map(len, names()))))
+        for chunk in names():
+            put(chunk)
         put(widths)
-        for start in range(0, len(values), 50_000):  # not all 580,000 entries joined at once
-            put(b"".join(values[start:start + 50_000]))
+        for start in range(0, len(values), SAVE_CHUNK):  # not all 580,000 entries joined at once
+            put(b"".join(values[start:start + SAVE_CHUNK]))
     tmp.replace(_manifest_file(cache, name))
     return h.hexdigest()
 

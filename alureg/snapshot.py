@@ -23,6 +23,7 @@ empty shard's root is SHA-256 of nothing. site/assets/verify.js implements the s
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import re
@@ -52,29 +53,39 @@ def _node(left: bytes, right: bytes) -> bytes:
 
 @dataclass
 class MerkleTree:
-    levels: list[list[bytes]]  # levels[0] = leaf hashes, levels[-1] = [root]
+    """Each level's hashes joined in one ``bytes``, 32 bytes a node: 100,000-odd
+    ``bytes`` objects a level held about three times the memory, and the snapshot
+    stage's trees raised the build's peak (docs/adr/0012-scale.md, twenty-first session)."""
+
+    levels: list[bytes]  # levels[0] = the leaf hashes, levels[-1] = the root
 
     @classmethod
     def build(cls, digests: Sequence[bytes]) -> MerkleTree:
-        level = [_leaf(d) for d in digests] or [hashlib.sha256(b"").digest()]
+        level = b"".join([_leaf(d) for d in digests]) or hashlib.sha256(b"").digest()
         levels = [level]
-        while len(level) > 1:
-            level = [_node(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
-                     for i in range(0, len(level), 2)]
+        while len(level) > 32:
+            # A node's two children lie side by side: SHA-256(0x01 ‖ left ‖ right).
+            nodes = [hashlib.sha256(b"\x01" + level[i:i + 64]).digest() if i + 32 < len(level) else level[i:]
+                     for i in range(0, len(level), 64)]
+            level = b"".join(nodes)
             levels.append(level)
         return cls(levels)
 
     @property
     def root(self) -> bytes:
-        return self.levels[-1][0]
+        return self.levels[-1]
+
+    @property
+    def leaves(self) -> int:
+        return len(self.levels[0]) // 32
 
     def path(self, index: int) -> Path:
         """The siblings from leaf ``index`` up to the root, each marked L or R."""
         out: Path = []
         for level in self.levels[:-1]:
             sibling = index ^ 1
-            if sibling < len(level):
-                out.append([level[sibling].hex(), "L" if sibling < index else "R"])
+            if sibling * 32 < len(level):
+                out.append([level[sibling * 32:sibling * 32 + 32].hex(), "L" if sibling < index else "R"])
             index //= 2
         return out
 
@@ -114,7 +125,7 @@ class ShardedTree:
     """One Merkle tree per shard, leaves in id order within each."""
 
     trees: list[MerkleTree]
-    position: dict[str, tuple[int, int]]  # leaf id -> (shard, index in the shard)
+    members: list[list[str]]  # each shard's leaf ids, sorted: a leaf's index is its place
 
     @classmethod
     def build(cls, digests: Mapping[str, bytes]) -> ShardedTree:
@@ -122,15 +133,24 @@ class ShardedTree:
         members: list[list[str]] = [[] for _ in range(count)]
         for leaf_id in sorted(digests):
             members[shard_of(leaf_id, count)].append(leaf_id)
-        position = {leaf_id: (k, i) for k, ids in enumerate(members) for i, leaf_id in enumerate(ids)}
-        return cls([MerkleTree.build([digests[i] for i in ids]) for ids in members], position)
+        return cls([MerkleTree.build([digests[i] for i in ids]) for ids in members], members)
 
     @property
     def roots(self) -> list[str]:
         return [t.root.hex() for t in self.trees]
 
+    def position(self, leaf_id: str) -> tuple[int, int]:
+        """(shard, index in the shard) of a leaf; KeyError if there is none. Looked up,
+        not kept in a dict: 320,000 entries of tuples held 40-odd MiB."""
+        shard = shard_of(leaf_id, len(self.trees))
+        ids = self.members[shard]
+        index = bisect.bisect_left(ids, leaf_id)
+        if index == len(ids) or ids[index] != leaf_id:
+            raise KeyError(leaf_id)
+        return shard, index
+
     def path(self, leaf_id: str) -> Path:
-        shard, index = self.position[leaf_id]
+        shard, index = self.position(leaf_id)
         return self.trees[shard].path(index)
 
 

@@ -137,6 +137,49 @@ def test_merkle_paths(n: int) -> None:
                     root_from_path(d, [[spelling, path[0][1]], *path[1:]])
 
 
+def _reference_levels(digests: list[bytes]) -> list[list[bytes]]:
+    """The tree as design.md spells it, one bytes object a node: leaf = SHA-256(0x00 ‖
+    digest), node = SHA-256(0x01 ‖ left ‖ right), an odd node at a level's end moving up."""
+    import hashlib
+
+    level = [hashlib.sha256(b"\x00" + d).digest() for d in digests] or [hashlib.sha256(b"").digest()]
+    levels = [level]
+    while len(level) > 1:
+        level = [hashlib.sha256(b"\x01" + level[i] + level[i + 1]).digest() if i + 1 < len(level) else level[i]
+                 for i in range(0, len(level), 2)]
+        levels.append(level)
+    return levels
+
+
+def test_the_packed_tree_is_the_tree_design_md_spells() -> None:
+    """The tree keeps each level's hashes joined in one bytes object; its root and every
+    path are those of the tree built node by node, for every size up to 70."""
+    import hashlib
+
+    for n in range(71):
+        digests = [hashlib.sha256(f"{n} {i}".encode()).digest() for i in range(n)]
+        levels = _reference_levels(digests)
+        tree = MerkleTree.build(digests)
+        assert tree.root == levels[-1][0] and tree.leaves == max(n, 1)  # an empty tree: the hash of nothing
+        for i in range(n):
+            index, path = i, []
+            for level in levels[:-1]:
+                if index ^ 1 < len(level):
+                    path.append([level[index ^ 1].hex(), "L" if index ^ 1 < index else "R"])
+                index //= 2
+            assert tree.path(i) == path, (n, i)
+
+
+def test_a_leaf_not_in_the_sharded_tree_has_no_position() -> None:
+    digests = {f"REC-{i:05d}": bytes([i % 256]) * 32 for i in range(3000)}
+    tree = ShardedTree.build(digests)
+    assert [tree.position(i) for i in ("REC-00000", "REC-02999")] == \
+        [(shard_of(i, 4), tree.members[shard_of(i, 4)].index(i)) for i in ("REC-00000", "REC-02999")]
+    for absent in ("REC-03000", "REC-0000", "", "REC-00000 "):
+        with pytest.raises(KeyError):
+            tree.position(absent)
+
+
 @pytest.mark.parametrize(("leaves", "shards"), [(0, 1), (104, 1), (1024, 1), (1025, 2), (30_000, 32),
                                                (320_000, 256), (10_000_000, 256)])
 def test_shard_count(leaves: int, shards: int) -> None:
@@ -150,7 +193,7 @@ def test_one_changed_leaf_changes_one_shard_only() -> None:
 
     digests = {f"REC-{i:05d}": hashlib.sha256(str(i).encode()).digest() for i in range(5000)}
     tree = ShardedTree.build(digests)
-    assert len(tree.trees) == 8 and sum(len(t.levels[0]) for t in tree.trees) == 5000
+    assert len(tree.trees) == 8 and sum(t.leaves for t in tree.trees) == 5000
     for leaf_id, d in digests.items():
         shard = shard_of(leaf_id, 8)
         assert root_from_path(d, tree.path(leaf_id)) == tree.trees[shard].root

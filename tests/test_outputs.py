@@ -297,6 +297,21 @@ def test_manifest_round_trip_and_damaged_manifests_are_not_used(tmp_path: Path) 
         outputs._save(tmp_path, "manifest", folder, {"x": b"short" * 14})
 
 
+def test_a_manifest_saved_a_few_paths_at_a_time_is_the_same_file(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paths and entries are joined a chunk at a time (``SAVE_CHUNK``): the file is
+    byte for byte the one saved in one chunk, and loads back whole."""
+    files = {f"c/CLM-{i}/{'é' * (i % 3)}claim.json": bytes([i]) * (56 if i % 2 else 88) for i in range(7)}
+    folder = tmp_path / "public"
+    outputs._save(tmp_path, "manifest", folder, files)
+    whole = outputs._manifest_file(tmp_path).read_bytes()
+    for chunk in (1, 2, 3, 7):
+        monkeypatch.setattr(outputs, "SAVE_CHUNK", chunk)
+        outputs._save(tmp_path, "manifest", folder, files)
+        assert outputs._manifest_file(tmp_path).read_bytes() == whole, chunk
+        assert outputs._load(tmp_path, "manifest", folder) == files
+
+
 def test_a_write_that_fails_fails_the_build_and_changes_nothing(scratch: Scratch, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """A file that cannot be written fails the build, which leaves the live output as
