@@ -134,7 +134,7 @@ def _carried(tree: ShardedTree, roots: list[str], before: list[str]) -> set[str]
 
 def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Path, publisher: KeyPair,
                    now: dt.datetime, shared: str | None = None,
-                   known: Mapping[str, bytes] | None = None, reach: set[Page] | None = None) -> dict[str, Any]:
+                   known: dict[str, bytes] | None = None, reach: set[Page] | None = None) -> dict[str, Any]:
     """Sign the snapshot over every record and every claim's closure; write it, the
     trust list, the list of leaves and the claim bundles. Returns the snapshot.
 
@@ -146,14 +146,16 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
     closure digest and Merkle path are those of the live one is kept without being
     put together: those two fix every byte of it (the path: by its shard's root and
     size and the leaf's place). ``known``: records' digests by id
-    that the check worked out already (alureg/checkcache.py keeps them). ``reach``:
+    that the check worked out already (alureg/checkcache.py keeps them), completed
+    here with the others and the claims' closures (not copied: 320,000 entries). ``reach``:
     the pages a change since the live output reaches (alureg/pagereach.py); a claim
     page's inputs are its closure's records, so the closure of a claim whose page it
     does not reach is the live output's, not worked out again."""
-    known = known or {}
     api = out / "api" / "v1"
-    digests = {rid: known.get(rid) or hashlib.sha256(canonical(r)).digest()  # = record_digest
-               for rid, r in records.items()}
+    digests = known if known is not None else {}
+    for rid, r in records.items():
+        if rid not in digests:
+            digests[rid] = hashlib.sha256(canonical(r)).digest()  # = record_digest
     kept = _kept_closures(api / "snapshot-leaves.json") if reach is not None else {}
     roots_before = _kept_roots(api / "snapshot.json") if reach is not None else []
     for cid in sorted(model.claims):

@@ -53,9 +53,20 @@ class CheckResult:
     files: dict[str, tuple[int, int, int, str]] = field(default_factory=dict)
     digests: dict[str, bytes] = field(default_factory=dict)  # valid records' digests by relative path
 
-    def record_digests(self) -> dict[str, bytes]:
-        """The valid records' digests (alureg/snapshot.py) by id, where the check has them."""
-        return {r.id: self.digests[r.rel] for r in self.valid if r.rel in self.digests}
+    def records_and_digests(self) -> tuple[dict[str, dict[str, Any]], dict[str, bytes]]:
+        """The valid records' data by id, and their digests (alureg/snapshot.py) by id
+        where the check has them: in one pass over the records (two comprehensions
+        took 0.5 s of a one-change rebuild's snapshot stage at 100,000 certificates)."""
+        records: dict[str, dict[str, Any]] = {}
+        known: dict[str, bytes] = {}
+        digests = self.digests
+        for r in self.valid:
+            rid = r.id
+            records[rid] = r.data
+            digest = digests.get(r.rel)
+            if digest is not None:
+                known[rid] = digest
+        return records, known
 
     def ok(self, *, strict: bool = False) -> bool:
         fatal = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}

@@ -169,8 +169,8 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
             rows = RowMemo(model, manifest / "rows", memo, reach, kept_rows) if memo else None
             return _write_shell(model, folder, work, rows)
         if name == "snapshot":
-            return write_snapshot(model, {r.id: r.data for r in result.valid}, folder, publisher, now,
-                                  memo[0] if memo else None, result.record_digests(), reach)
+            records, known = result.records_and_digests()
+            return write_snapshot(model, records, folder, publisher, now, memo[0] if memo else None, known, reach)
         if name == "api":
             return write_api(model, folder, memo, reach, kept_state.lists if kept_state else None)
         if name == "search":
