@@ -675,8 +675,9 @@ def _save(cache: Path, name: str, folder: Path, files: Manifest, tag: bytes = b"
         wrong = next(k for k, v in files.items() if len(v) not in (_PLAIN, _WITH_INPUTS))
         raise ValueError(f"manifest entry of {wrong!r}: {len(files[wrong])} bytes")
     # The paths, each ended by NUL, encoded 50,000 at a time, twice (their length goes
-    # first): joined at once, the 580,000 paths as one str and as its bytes raised the
-    # build's peak by about 50 MiB at its end (docs/adr/0012-scale.md, twenty-first session).
+    # first): joined at once, the 580,000 paths as one str and as its bytes, the stage
+    # that saves the manifests rose by 55-60 MiB, against 34-38 since, at the peak of a
+    # rebuild after a code change (docs/adr/0012-scale.md, twenty-first session).
     paths = list(files)
 
     def names() -> Iterator[bytes]:
