@@ -53,9 +53,10 @@ def _node(left: bytes, right: bytes) -> bytes:
 
 @dataclass
 class MerkleTree:
-    """Each level's hashes joined in one ``bytes``, 32 bytes a node: 100,000-odd
-    ``bytes`` objects a level held about three times the memory, and the snapshot
-    stage's trees raised the build's peak (docs/adr/0012-scale.md, twenty-first session)."""
+    """Each level's hashes joined in one ``bytes``, 32 bytes a node. With a ``bytes``
+    object a node and a dict of the leaves' places (``ShardedTree.position``), the
+    trees of 320,000 leaves held 76 MiB, against 22 now (tracemalloc), at the peak of
+    the snapshot stage (docs/adr/0012-scale.md, twenty-first session)."""
 
     levels: list[bytes]  # levels[0] = the leaf hashes, levels[-1] = the root
 
@@ -140,8 +141,8 @@ class ShardedTree:
         return [t.root.hex() for t in self.trees]
 
     def position(self, leaf_id: str) -> tuple[int, int]:
-        """(shard, index in the shard) of a leaf; KeyError if there is none. Looked up,
-        not kept in a dict: 320,000 entries of tuples held 40-odd MiB."""
+        """(shard, index in the shard) of a leaf; KeyError if there is none. Looked up
+        in the shard's sorted ids, not kept in a dict of every leaf (``MerkleTree``)."""
         shard = shard_of(leaf_id, len(self.trees))
         ids = self.members[shard]
         index = bisect.bisect_left(ids, leaf_id)
