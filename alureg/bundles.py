@@ -174,11 +174,11 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
             continue
         path = f"{out}/c/{cid}/claim.json"
         inputs = None
+        shard, index = tree.position(cid + CLOSURE)  # once: a lookup, 1.2 µs (100,000 claims)
         if shared is not None:
             # The closure's Merkle path is fixed by its shard's root, the shard's size
             # and the leaf's place in it (the root commits to every leaf): the path
             # itself is worked out only for a bundle that is written (1.7 s for all).
-            shard, index = tree.position(cid + CLOSURE)
             inputs = hashlib.sha256(f"{shared}\nbundle {cid}\n{digests[cid + CLOSURE].hex()}\n{roots[shard]} "
                                     f"{index} {tree.trees[shard].leaves}\n".encode()).digest()
             if reuse(path, inputs) is not None:
@@ -192,6 +192,6 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
         # The closure's path alone proves every record of the bundle (alureg/verify.py,
         # step 5); records' own paths were half of each bundle's bytes. It leads to the
         # root of the closure's shard: a change elsewhere leaves the bundle as it was.
-        bundle["paths"] = {cid + CLOSURE: tree.path(cid + CLOSURE)}
+        bundle["paths"] = {cid + CLOSURE: tree.trees[shard].path(index)}
         emit(path, bundle_bytes(bundle, encoded), inputs)
     return snapshot

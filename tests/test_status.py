@@ -171,21 +171,24 @@ def test_kept_counts_are_counted_once_and_are_the_callers() -> None:
 @pytest.mark.parametrize("at", ["2023-02-15", "2026-02-11", AT, "2028-07-01"])
 def test_counting_keeps_every_status_as_worked_out_afresh(at: str) -> None:
     """``counts`` with the statuses kept works every record's status out in one go
-    (``_every_status``): each is the one worked out from the records alone, including
-    a claim whose holder and a certificate are not in the registry."""
+    (``_every_status``): each is the one the per-record methods of a model that keeps
+    nothing work out, and the one worked out from the records alone, including for a
+    claim whose holder and a certificate are not in the registry."""
     from alureg.sitemodel import SiteModel
 
-    model = SiteModel.build(check(REPO, at), at)
+    result = check(REPO, at)
+    model, afresh = SiteModel.build(result, at), SiteModel.build(result, at)
     claim = next(iter(model.claims.values()))
-    model.claims["CLM-GONE"] = {**claim, "id": "CLM-GONE", "holder": "MBR-999999",
+    for m in (model, afresh):
+        m.claims["CLM-GONE"] = {**claim, "id": "CLM-GONE", "holder": "MBR-999999",
                                 "certificates": [*claim["certificates"], "CRT-999999"]}
     model.keep_statuses()
     model.counts()
-    assert model.statuses is not None
-    assert model.statuses["m"] == {mid: member_status(m, at) for mid, m in model.members.items()}
-    assert model.statuses["c"] == {cid: certificate_status(c, at, model.index.successors.get(cid, ()))
-                                   for cid, c in model.certificates.items()}
-    assert model.statuses["l"] == {cid: claim_status(c, at, model.index) for cid, c in model.claims.items()}
+    assert model.statuses is not None and afresh.statuses is None
+    assert model.statuses["m"] == {mid: afresh.member_status(mid) for mid in model.members}
+    assert model.statuses["c"] == {cid: afresh.cert_status(cid) for cid in model.certificates}
+    assert model.statuses["l"] == {cid: afresh.claim_status(cid) for cid in model.claims} == \
+        {cid: claim_status(c, at, model.index) for cid, c in model.claims.items()}
     assert {s.state for s in model.statuses["c"].values()} >= {"active", "superseded"} or at < "2024"
     reasons = model.statuses["l"]["CLM-GONE"].reasons
     assert "holder MBR-999999 is not in the registry" in reasons
