@@ -60,6 +60,7 @@ _STAT = struct.Struct("<QqQ")
 _DIGEST = 32
 _PLAIN, _WITH_INPUTS = _STAT.size + _DIGEST, _STAT.size + 2 * _DIGEST
 Manifest = dict[str, Entry]  # by path relative to the output folder
+Columns = tuple[list[str], list[Entry]]  # a manifest as its paths and their entries
 SPARE_SUFFIX = "spare"
 # Of the manifest files: 3 is binary, 4 holds the input digests in the entries, 5 is in
 # columns, 6 keeps the spare's as its differences from the live one's.
@@ -90,11 +91,18 @@ class SpareManifest:
         yield from (rel for rel in self.base if rel not in self.diff)
 
     @staticmethod
-    def between(spare: Manifest, live: Manifest) -> Manifest:
-        """The ``diff`` of ``spare`` (a whole manifest) from ``live``."""
-        diff = {rel: e for rel, e in spare.items() if live.get(rel) != e}
-        diff.update((rel, b"") for rel in live.keys() - spare.keys())
-        return diff
+    def between(spare: Manifest, live: Manifest) -> Columns:
+        """The ``diff`` of ``spare`` (a whole manifest) from ``live``, as its paths and
+        entries (``_save`` takes them so, without copying them into lists again). After
+        a build from other code every entry differs: with the dict, working out and
+        saving the 580,735 differences peaked at 46.7 MiB, as lists at 40.9
+        (tracemalloc; docs/adr/0012-scale.md, twenty-second session)."""
+        paths = [rel for rel, e in spare.items() if live.get(rel) != e]
+        entries = list(map(spare.__getitem__, paths))
+        gone = live.keys() - spare.keys()  # an entry of no bytes: the spare has no such file
+        paths.extend(gone)
+        entries.extend([b""] * len(gone))
+        return paths, entries
 
 
 @dataclass
@@ -579,7 +587,12 @@ def complete() -> None:
     run = _run
     if run is None or not run.prefilled:
         return
-    gone = sorted(rel for rel in run.spare.paths() if rel not in run.entries)
+    # With set operations in C over the 580,000 paths of a large output: 0.08 s of the
+    # one-change rebuild's tail (one core) against 0.17 for a loop over ``paths()``.
+    spare, kept = run.spare, run.entries
+    gone = [rel for rel in spare.base.keys() - kept.keys() if rel not in spare.diff]
+    gone += [rel for rel, entry in spare.diff.items() if entry and rel not in kept]
+    gone.sort()
     folders: set[Path] = set()
     for rel in gone:
         path = run.new / rel
@@ -664,21 +677,21 @@ _SPOOLED = struct.Struct("<Q")
 SAVE_CHUNK = 50_000  # paths and entries of a manifest joined at once as it is saved
 
 
-def _save(cache: Path, name: str, folder: Path, files: Manifest, tag: bytes = b"",
+def _save(cache: Path, name: str, folder: Path, files: Manifest | Columns, tag: bytes = b"",
           absent_ok: bool = False) -> str:
-    """Write a manifest; returns the SHA-256 of the file. ``tag`` and ``absent_ok``:
-    as for ``_read``."""
+    """Write a manifest (``files``: by path, or as its paths and entries); returns the
+    SHA-256 of the file. ``tag`` and ``absent_ok``: as for ``_read``."""
     tmp = _manifest_file(cache, name).with_suffix(".tmp")
-    values = list(files.values())
+    paths, values = (list(files), list(files.values())) if isinstance(files, dict) else files
     widths = bytes(map(len, values)) if all(len(v) < 256 for v in values) else b""
     if _known(widths, absent_ok) != len(values):
-        wrong = next(k for k, v in files.items() if len(v) not in (_PLAIN, _WITH_INPUTS))
-        raise ValueError(f"manifest entry of {wrong!r}: {len(files[wrong])} bytes")
+        wrong, entry = next((k, v) for k, v in zip(paths, values, strict=True)
+                            if len(v) not in (_PLAIN, _WITH_INPUTS))
+        raise ValueError(f"manifest entry of {wrong!r}: {len(entry)} bytes")
     # The paths, each ended by NUL, encoded 50,000 at a time, twice (their length goes
     # first): joined at once, the 580,000 paths as one str and as its bytes, the stage
     # that saves the manifests rose by 55-60 MiB, against 34-38 since, at the peak of a
     # rebuild after a code change (docs/adr/0012-scale.md, twenty-first session).
-    paths = list(files)
 
     def names() -> Iterator[bytes]:
         for start in range(0, len(paths), SAVE_CHUNK):
@@ -689,7 +702,7 @@ def _save(cache: Path, name: str, folder: Path, files: Manifest, tag: bytes = b"
             h.update(data)
             f.write(data)
         put(_head(folder, tag) + b"\n")
-        put(_COUNT.pack(len(files), sum(map(len, names()))))
+        put(_COUNT.pack(len(paths), sum(map(len, names()))))
         for chunk in names():
             put(chunk)
         put(widths)

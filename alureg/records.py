@@ -7,7 +7,6 @@ import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +37,13 @@ KIND_FILES: dict[Kind, str] = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
-    """One loaded record. ``data`` is the parsed JSON data, proofs included."""
+    """One loaded record. ``data`` is the parsed JSON data, proofs included. With
+    slots: 220,000 records took 18.5 MiB against 25.2 (tracemalloc, their list
+    included), held by each process of a build to its end, and a record that has
+    findings no longer gets a ``__dict__`` of its own (docs/adr/0012-scale.md,
+    twenty-second session)."""
 
     kind: Kind
     # The registry's root folder, one object for every record: a Path per record was
@@ -52,6 +55,9 @@ class Record:
     # same warnings recur at every build, and finding a position parses the file again
     # (3.7 s of a rebuild for the synthetic registry's RUL012 warnings).
     located: dict[str, list[int]] | None = field(default=None, compare=False, repr=False)
+    # Every node's place, once ``_positions`` has found them (a field: a slotted class
+    # has no room for a cached_property).
+    places: dict[Path_, tuple[int, int]] | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def path(self) -> Path:
@@ -62,11 +68,13 @@ class Record:
         value = self.data.get("id")
         return value if isinstance(value, str) else ""
 
-    @cached_property
+    @property
     def _positions(self) -> dict[Path_, tuple[int, int]]:
         # Positions are found again only for records with findings, which keeps the
         # loading of a large, valid registry lean.
-        return load_file(self.path, track_positions=True).positions
+        if self.places is None:
+            self.places = load_file(self.path, track_positions=True).positions
+        return self.places
 
     def locate(self, *where: str | int) -> tuple[int, int]:
         """Line and column of the deepest existing node along ``where``."""
@@ -78,7 +86,7 @@ class Record:
         # The first place asked of a record is found along its path; any further one
         # from every node's place, found once: a record with thousands of findings
         # (a schema error each) would otherwise be parsed again for each.
-        found = self._walk(path) if not self.located and "_positions" not in self.__dict__ else None
+        found = self._walk(path) if not self.located and self.places is None else None
         if found is None:
             while path and path not in self._positions:
                 path = path[:-1]

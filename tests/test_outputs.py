@@ -297,6 +297,27 @@ def test_manifest_round_trip_and_damaged_manifests_are_not_used(tmp_path: Path) 
         outputs._save(tmp_path, "manifest", folder, {"x": b"short" * 14})
 
 
+def test_the_spares_differences_are_saved_as_the_dict_of_them_would_be(tmp_path: Path) -> None:
+    """``SpareManifest.between`` gives the entries of the spare that differ from the
+    live output's, and a path of no bytes for each file only the live output has; as
+    columns, saved, the same file as the dict of them, read back as that dict."""
+    entry = {n: bytes([n]) * 56 for n in range(6)}
+    spare = {"a": entry[0], "b": entry[1], "c": entry[2], "only-spare": entry[3]}
+    live = {"a": entry[0], "b": entry[4], "c": entry[2] + b"\0" * 32, "only-live": entry[5]}
+    paths, entries = outputs.SpareManifest.between(spare, live)
+    diff = dict(zip(paths, entries, strict=True))
+    assert len(diff) == len(paths)
+    assert diff == {"b": entry[1], "c": entry[2], "only-spare": entry[3], "only-live": b""}
+    folder = tmp_path / "spare"
+    outputs._save(tmp_path, "as-dict", folder, diff, b"tag", absent_ok=True)
+    outputs._save(tmp_path, "as-columns", folder, (paths, entries), b"tag", absent_ok=True)
+    assert outputs._manifest_file(tmp_path, "as-columns").read_bytes() == \
+        outputs._manifest_file(tmp_path, "as-dict").read_bytes()
+    found = outputs._read(tmp_path, "as-columns", folder, b"tag", absent_ok=True)
+    assert found is not None and found[0] == diff
+    assert outputs.SpareManifest.between(live, live) == ([], [])
+
+
 def test_a_manifest_saved_a_few_paths_at_a_time_is_the_same_file(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Paths and entries are joined a chunk at a time (``SAVE_CHUNK``): the file is
