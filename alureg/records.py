@@ -41,9 +41,8 @@ KIND_FILES: dict[Kind, str] = {
 class Record:
     """One loaded record. ``data`` is the parsed JSON data, proofs included. With
     slots: 220,000 records took 18.5 MiB against 25.2 (tracemalloc, their list
-    included), held by each process of a build to its end, and a record that has
-    findings no longer gets a ``__dict__`` of its own (docs/adr/0012-scale.md,
-    twenty-second session)."""
+    included), held to the end of a build, and a record that has findings no longer
+    gets a ``__dict__`` of its own (docs/adr/0012-scale.md, twenty-second session)."""
 
     kind: Kind
     # The registry's root folder, one object for every record: a Path per record was

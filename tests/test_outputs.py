@@ -258,7 +258,7 @@ def test_the_spare_manifest_holds_what_the_spare_differs_by(scratch: Scratch, tm
     # Every file the spare holds and only those, each with its entry (size, time, inode).
     held = {str(p.relative_to(_spare(out))): p.stat() for p in _spare(out).rglob("*") if p.is_file()}
     spare = claimed.spare
-    assert {rel: outputs.file_stat(spare.get(rel) or b"") for rel in spare.paths()} == \
+    assert {rel: outputs.file_stat(spare.get(rel) or b"") for rel in spare.dropped_by({})} == \
         {rel: (st.st_size, st.st_mtime_ns, st.st_ino) for rel, st in held.items()}
     assert not outputs._manifest_file(cache, outputs.SPARE_SUFFIX).exists()  # claimed: taken
 
@@ -316,6 +316,18 @@ def test_the_spares_differences_are_saved_as_the_dict_of_them_would_be(tmp_path:
     found = outputs._read(tmp_path, "as-columns", folder, b"tag", absent_ok=True)
     assert found is not None and found[0] == diff
     assert outputs.SpareManifest.between(live, live) == ([], [])
+
+
+def test_the_paths_a_spare_holds_that_a_build_dropped() -> None:
+    """``SpareManifest.dropped_by``: the spare's paths (the live output's but those its
+    differences mark absent, and those only the spare has) that the new output does
+    not keep, sorted."""
+    entry = b"\1" * 56
+    base = {"a": entry, "b": entry, "c": entry, "d": entry}
+    spare = outputs.SpareManifest(base, {"b": b"", "c": b"\2" * 56, "e": entry, "f": entry})
+    assert spare.dropped_by({}) == ["a", "c", "d", "e", "f"]
+    assert spare.dropped_by({"a": entry, "c": entry, "f": entry, "b": entry}) == ["d", "e"]
+    assert spare.dropped_by(base | {"e": entry, "f": entry}) == []
 
 
 def test_a_manifest_saved_a_few_paths_at_a_time_is_the_same_file(tmp_path: Path,
