@@ -34,7 +34,7 @@ from .findings import Finding, Severity
 from .forked import can_fork
 from .records import KIND_FILES, Kind, Record, Registry, read_record, record_names
 from .rollback import rollback_findings
-from .rules import Context, RulesBeside, run_rules
+from .rules import Context, Remembered, RulesBeside, rule_cache, run_rules
 from .signing import SigningError, canonical, sorted_json_is_jcs
 from .trust import TrustList, pinned_root_problems, verify_record
 
@@ -240,7 +240,8 @@ def check(root: Path, at: str, against: str | None = None, *, workers: int | Non
         # The cache is saved while the rules' workers run (their groups leave a core
         # idle part of the time: 2.6 s of rules, then 1.5 s of saving, at 220,000
         # records); ``finish`` then saves the positions they located, as a delta.
-        return examination.finish(run_rules(examination.context, workers, meanwhile=examination.save_cache))
+        return examination.finish(run_rules(examination.context, workers, meanwhile=examination.save_cache,
+                                            remembered=examination.remembered))
 
 
 class PendingCheck:
@@ -254,7 +255,7 @@ class PendingCheck:
         # positions they located; this one lets go of the cache and the examined files
         # (a build that held them and the indexes until the rules ended peaked about
         # 250 MiB higher).
-        self.rules = RulesBeside(examination.context, examination.save_cache)
+        self.rules = RulesBeside(examination.context, examination.save_cache, examination.remembered)
         examination.release()
         self.examination = examination
         self.early = examination.early
@@ -288,6 +289,10 @@ def _cache_file(root: Path) -> Path:
     return cache_dir(root, "check") / "records.json"
 
 
+def _rules_file(root: Path) -> Path:
+    return cache_dir(root, "check") / "rules.marshal"
+
+
 def open_cache(root: Path, stop: Callable[[], bool] | None = None) -> CheckCache | None:
     """The check cache of ``root`` as a check of it now would read it, before the record
     files are listed (a build reads it while a forked process lists and compares them:
@@ -312,6 +317,7 @@ class Examination:
     against: str | None
     context: Context
     early: CheckResult  # its findings are the record files' own
+    remembered: Remembered | None = None  # the rules' cache (with the check cache)
 
     def release(self) -> None:
         """Let go of what only ``save_cache`` needs (another process has it): the
@@ -369,6 +375,7 @@ def _examine_registry(root: Path, at: str, against: str | None, workers: int | N
             done.findings += _trust_findings(record, trust, config) + _proof_findings(record, trust, config)
 
     cache = None
+    context = ""
     if use_cache:
         context = _cache_context(trust_record, config)
         cache = opened if opened is not None and opened.context == context else \
@@ -406,4 +413,5 @@ def _examine_registry(root: Path, at: str, against: str | None, workers: int | N
 
     early = CheckResult(config, registry, valid, trust, sorted(set(findings)), cache.hits if cache else 0, seen,
                         digests)
-    return Examination(root, files, examined, cache, against, Context(registry, valid, at), early)
+    remembered = rule_cache(_rules_file(root), f"{context} at {at}", seen) if use_cache else None
+    return Examination(root, files, examined, cache, against, Context(registry, valid, at), early, remembered)

@@ -10,7 +10,8 @@ A result is reused only when all of these are the same as when it was stored:
 - the code and schemas that produced it (a digest of alureg/*.py, schemas/*.json and
   the versions of the libraries that parse, validate and verify);
 - the trust list and the pinned root keys (every proof is judged against them).
-Cross-record rules are not cached: they run on every check, for its date.
+The cross-record rules' findings have a cache of their own, which also keys on the
+day of the check (alureg/rulecache.py).
 
 The cache lives outside the registry (alureg/caches.py) and is written atomically; an
 unreadable or foreign cache is ignored, never trusted in part. It is trusted as the

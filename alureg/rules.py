@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from .dates import add_years, parse_date
@@ -20,6 +21,7 @@ from .findings import Finding
 from .forked import Forked, can_fork
 from .lookalike import imitations
 from .records import Kind, Record, Registry
+from .rulecache import Before, RuleCache, Scope, carried, files_now, reach
 from .status import StatusIndex, certificate_status, history_at, member_status
 
 MUST_CERTIFY = frozenset({"production-and-transformation", "industrial-users"})
@@ -36,6 +38,28 @@ class Context:
     registry: Registry
     valid: list[Record]  # records that passed their schema
     at: str
+    # The records the rules report on, by id(): an incremental run's (alureg/rulecache.py).
+    # None: every record. Rules read every record; they report only on these.
+    only: set[int] | None = None
+
+    def mine(self, kind: Kind) -> list[Record]:
+        """The valid records of one kind that the rules report on."""
+        return self._mine[kind]
+
+    def mine_valid(self) -> list[Record]:
+        """The valid records the rules report on."""
+        only = self.only
+        return self.valid if only is None else [r for r in self.valid if id(r) in only]
+
+    def is_mine(self, r: Record) -> bool:
+        return self.only is None or id(r) in self.only
+
+    @cached_property
+    def _mine(self) -> dict[Kind, list[Record]]:
+        only = self.only
+        if only is None:
+            return self._by_kind
+        return {kind: [r for r in records if id(r) in only] for kind, records in self._by_kind.items()}
 
     @cached_property
     def _by_kind(self) -> dict[Kind, list[Record]]:
@@ -89,11 +113,16 @@ class Context:
 
 Rule = Callable[[Context], Iterator[Finding]]
 RULES: list[tuple[str, Rule]] = []
+# Rules that run over every record even in an incremental run: their findings on one
+# record depend on any other (alureg/rulecache.py).
+WHOLE: set[Rule] = set()
 
 
-def rule(code: str) -> Callable[[Rule], Rule]:
+def rule(code: str, *, whole: bool = False) -> Callable[[Rule], Rule]:
     def register(fn: Rule) -> Rule:
         RULES.append((code, fn))
+        if whole:
+            WHOLE.add(fn)
         return fn
 
     return register
@@ -106,14 +135,15 @@ def unique_ids(ctx: Context) -> Iterator[Finding]:
         if not r.id:
             continue
         if r.id in first:
-            yield r.finding("REF001", f"id {r.id} is already used by {first[r.id].rel}", "id")
+            if ctx.is_mine(r):
+                yield r.finding("REF001", f"id {r.id} is already used by {first[r.id].rel}", "id")
         else:
             first[r.id] = r
 
 
 @rule("REF002")
 def file_name_is_id(ctx: Context) -> Iterator[Finding]:
-    for r in ctx.valid:
+    for r in ctx.mine_valid():
         name = r.rel.rsplit("/", 1)[-1]  # not r.path: a Path made for each of 220,000 records
         if name.removesuffix(".yaml") != r.id:
             yield r.finding("REF002", f"file name {name} does not match id {r.id}; "
@@ -147,7 +177,7 @@ def _values(data: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str | int,
 @rule("REF003")
 def no_dangling_reference(ctx: Context) -> Iterator[Finding]:
     for kind, path, target in _REFERENCES:
-        for r in ctx.of(kind):
+        for r in ctx.mine(kind):
             for where, value in _values(r.data, path):
                 other = ctx.ids.get(value)
                 if other is None:
@@ -159,7 +189,7 @@ def no_dangling_reference(ctx: Context) -> Iterator[Finding]:
 @rule("REF004")
 def claim_certificates_held_by_holder(ctx: Context) -> Iterator[Finding]:
     certs = ctx.valid_by_id(Kind.CERTIFICATE)
-    for r in ctx.of(Kind.CLAIM):
+    for r in ctx.mine(Kind.CLAIM):
         for i, cert_id in enumerate(r.data["certificates"]):
             cert = certs.get(cert_id)
             if cert is not None and cert.data["holder"] != r.data["holder"]:
@@ -178,6 +208,9 @@ def supersession(ctx: Context) -> Iterator[Finding]:
     for r in ctx.of(Kind.CERTIFICATE):
         old_id = r.data.get("supersedes")
         if old_id is None:
+            continue
+        if not ctx.is_mine(r):  # it still claims its old certificate, first come first
+            claimed.setdefault(old_id, r)
             continue
         if old_id == r.id:
             yield r.finding("REF005", "a certificate cannot supersede itself", "supersedes")
@@ -203,7 +236,7 @@ def supersession(ctx: Context) -> Iterator[Finding]:
                 "valid_from",
             )
     # Cycles: follow each chain back; coming round to the start is a loop.
-    for r in ctx.of(Kind.CERTIFICATE):
+    for r in ctx.mine(Kind.CERTIFICATE):
         if r.data.get("supersedes") == r.id:
             continue  # reported above
         seen: set[str] = set()
@@ -233,7 +266,7 @@ def _get(data: Any, path: tuple[str, ...]) -> Any:
 
 @rule("RUL001")
 def dates_in_order(ctx: Context) -> Iterator[Finding]:
-    for r in ctx.of(Kind.CERTIFICATE):
+    for r in ctx.mine(Kind.CERTIFICATE):
         yield from _order(r, [
             (("audit", "date"), ("issued",), "a certificate is issued after its audit"),
             (("issued",), ("valid_from",), "validity starts on or after issue"),
@@ -241,9 +274,9 @@ def dates_in_order(ctx: Context) -> Iterator[Finding]:
         if r.data["valid_from"] >= r.data["valid_until"]:
             yield r.finding("RUL001", f"valid_from {r.data['valid_from']} is not before "
                             f"valid_until {r.data['valid_until']}", "valid_until")
-    for r in ctx.of(Kind.CLAIM):
+    for r in ctx.mine(Kind.CLAIM):
         yield from _order(r, [(("approved",), ("valid_until",), "a claim ends after its approval")])
-    for r in ctx.of(Kind.AUDIT_FIRM):
+    for r in ctx.mine(Kind.AUDIT_FIRM):
         for i, acc in enumerate(r.data["accreditations"]):
             if acc["valid_from"] > acc["valid_until"]:
                 yield r.finding("RUL001", f"accreditation valid_from {acc['valid_from']} is after "
@@ -271,9 +304,9 @@ def _history(r: Record, history: list[dict[str, Any]], where: tuple[str | int, .
 @rule("RUL011")
 def status_histories(ctx: Context) -> Iterator[Finding]:
     for kind in (Kind.CERTIFICATE, Kind.CLAIM, Kind.MEMBER):
-        for r in ctx.of(kind):
+        for r in ctx.mine(kind):
             yield from _history(r, r.data["status_history"], ("status_history",), FINAL[kind], FIRST[kind])
-    for r in ctx.of(Kind.AUDIT_FIRM):
+    for r in ctx.mine(Kind.AUDIT_FIRM):
         for i, acc in enumerate(r.data["accreditations"]):
             yield from _history(r, acc["status_history"], ("accreditations", i, "status_history"),
                                 {"withdrawn"}, None)
@@ -281,7 +314,7 @@ def status_histories(ctx: Context) -> Iterator[Finding]:
 
 @rule("RUL002")
 def validity_length(ctx: Context) -> Iterator[Finding]:
-    for r in ctx.of(Kind.CERTIFICATE):
+    for r in ctx.mine(Kind.CERTIFICATE):
         kind = r.data["certification_type"]
         years = MAX_YEARS[kind]
         latest = add_years(parse_date(r.data["valid_from"]), years)
@@ -293,7 +326,7 @@ def validity_length(ctx: Context) -> Iterator[Finding]:
 
 @rule("RUL003")
 def initial_certification_version(ctx: Context) -> Iterator[Finding]:
-    for r in ctx.of(Kind.CERTIFICATE):
+    for r in ctx.mine(Kind.CERTIFICATE):
         version = ctx.versions.get((r.data["standard"], r.data["version"]))
         cutoff = (version or {}).get("no_initial_certification_from")
         if cutoff and "supersedes" not in r.data and r.data["issued"] >= cutoff:
@@ -307,7 +340,7 @@ def coc_needs_performance(ctx: Context) -> Iterator[Finding]:
     for r in ctx.of(Kind.CERTIFICATE):
         if r.data["standard"] == "performance":
             by_holder.setdefault(r.data["holder"], []).append(r)
-    for r in ctx.of(Kind.CERTIFICATE):
+    for r in ctx.mine(Kind.CERTIFICATE):
         if r.data["standard"] != "chain-of-custody":
             continue
         day = r.data["issued"]
@@ -324,7 +357,7 @@ def coc_needs_performance(ctx: Context) -> Iterator[Finding]:
 @rule("RUL005")
 def only_certifying_classes(ctx: Context) -> Iterator[Finding]:
     members = ctx.valid_by_id(Kind.MEMBER)
-    for r in ctx.of(Kind.CERTIFICATE):
+    for r in ctx.mine(Kind.CERTIFICATE):
         member = members.get(r.data["holder"])
         if member is not None and member.data["class"] not in MUST_CERTIFY:
             yield r.finding("RUL005", f"holder {member.id} is of class {member.data['class']}; only "
@@ -335,7 +368,7 @@ def only_certifying_classes(ctx: Context) -> Iterator[Finding]:
 @rule("RUL006")
 def claim_within_certificates(ctx: Context) -> Iterator[Finding]:
     certs = ctx.valid_by_id(Kind.CERTIFICATE)
-    for r in ctx.of(Kind.CLAIM):
+    for r in ctx.mine(Kind.CLAIM):
         for cert_id in r.data["certificates"]:
             cert = certs.get(cert_id)
             if cert is None:
@@ -358,7 +391,7 @@ _CLAIM_STANDARDS = {
 @rule("RUL007")
 def claim_kind_matches(ctx: Context) -> Iterator[Finding]:
     certs = ctx.valid_by_id(Kind.CERTIFICATE)
-    for r in ctx.of(Kind.CLAIM):
+    for r in ctx.mine(Kind.CLAIM):
         needed, allowed = _CLAIM_STANDARDS[r.data["kind"]]
         standards = {certs[c].data["standard"] for c in r.data["certificates"] if c in certs}
         if r.data["kind"] == "membership" and r.data["certificates"]:
@@ -377,7 +410,7 @@ def claim_kind_matches(ctx: Context) -> Iterator[Finding]:
 @rule("RUL008")
 def audit_firm_accredited(ctx: Context) -> Iterator[Finding]:
     firms = ctx.valid_by_id(Kind.AUDIT_FIRM)
-    for r in ctx.of(Kind.CERTIFICATE):
+    for r in ctx.mine(Kind.CERTIFICATE):
         firm = firms.get(r.data["audit"]["firm"])
         if firm is None:
             continue
@@ -399,7 +432,7 @@ def audit_firm_accredited(ctx: Context) -> Iterator[Finding]:
 def standard_in_catalogue(ctx: Context) -> Iterator[Finding]:
     if not ctx.of(Kind.STANDARDS):
         return  # the missing or broken catalogue has findings of its own
-    for r in ctx.of(Kind.CERTIFICATE):
+    for r in ctx.mine(Kind.CERTIFICATE):
         if (r.data["standard"], r.data["version"]) not in ctx.versions:
             yield r.finding("RUL009", f"{r.data['standard']} {r.data['version']} is not in the "
                             "standards catalogue", "version")
@@ -415,7 +448,7 @@ def gtin_ok(gtin: str) -> bool:
 
 @rule("RUL010")
 def gtin_check_digit(ctx: Context) -> Iterator[Finding]:
-    for r in ctx.of(Kind.CLAIM):
+    for r in ctx.mine(Kind.CLAIM):
         gtin = (r.data.get("product") or {}).get("gtin")
         if gtin is not None and not gtin_ok(gtin):
             yield r.finding("RUL010", f"GTIN {gtin} has a wrong check digit", "product", "gtin")
@@ -425,11 +458,15 @@ def gtin_check_digit(ctx: Context) -> Iterator[Finding]:
 def must_certify_within_two_years(ctx: Context) -> Iterator[Finding]:
     # A suspended certificate still counts: the member is certified, under review.
     holders_with_active: set[str] = set()
+    members = ctx.mine(Kind.MEMBER)
+    wanted = None if ctx.only is None else {r.id for r in members}  # an incremental run's holders
     for r in ctx.of(Kind.CERTIFICATE):
+        if wanted is not None and r.data["holder"] not in wanted:
+            continue
         status = ctx.index.certificate(r.id, ctx.at)
         if status is not None and status.state in ("active", "suspended"):
             holders_with_active.add(r.data["holder"])
-    for r in ctx.of(Kind.MEMBER):
+    for r in members:
         if r.data["class"] not in MUST_CERTIFY or r.id in holders_with_active:
             continue
         if member_status(r.data, ctx.at).state != "active":
@@ -445,7 +482,7 @@ def must_certify_within_two_years(ctx: Context) -> Iterator[Finding]:
 def no_proof_from_the_future(ctx: Context) -> Iterator[Finding]:
     # A rule, not a per-file step: it depends on the day of the check, which the check
     # cache does not key on. A proof dated ahead could outlive a key's end or revocation.
-    for r in ctx.valid:
+    for r in ctx.mine_valid():
         for i, proof in enumerate(r.data.get("proof") or []):
             created = str(proof.get("created", ""))
             if created[:10] > ctx.at:
@@ -453,7 +490,7 @@ def no_proof_from_the_future(ctx: Context) -> Iterator[Finding]:
                                 "check: a proof cannot be made in the future", "proof", i, "created")
 
 
-@rule("RUL014")
+@rule("RUL014", whole=True)
 def no_look_alike_names(ctx: Context) -> Iterator[Finding]:
     records = {r.id: r for kind in (Kind.MEMBER, Kind.AUDIT_FIRM) for r in ctx.of(kind)}
     for found in imitations((r.id, r.data["name"]) for r in records.values()):
@@ -487,25 +524,66 @@ def _run_group(numbers: list[int]) -> Group:
     return _run_on(_CONTEXT, numbers)
 
 
-def _merged(records: list[Record], groups: list[list[int]], results: list[Group]) -> list[Finding]:
-    """The groups' findings in RULES order; their positions put on the parent's records."""
+def _merged(records: list[Record], groups: list[list[int]], results: list[Group]) -> list[list[Finding]]:
+    """The groups' findings rule by rule, in RULES order; their positions put on the
+    parent's records."""
     by_rule: dict[int, list[Finding]] = {}
     for numbers, (found, located) in zip(groups, results, strict=True):
         by_rule.update(zip(numbers, found, strict=True))
         for k, places in located.items():
             records[k].located = {**(records[k].located or {}), **places}
-    return [f for n in range(len(RULES)) for f in by_rule[n]]
+    return [by_rule[n] for n in range(len(RULES))]
+
+
+@dataclass
+class Remembered:
+    """The rules' cache of a check (alureg/rulecache.py) and what it said: ``before``,
+    the last check's findings (None: none usable); ``scope``, what this run reports on
+    (None: every record)."""
+
+    cache: RuleCache
+    files: dict[str, tuple[int, int, int, str]]  # the record files as the check read them
+    before: Before | None = None
+    scope: Scope | None = None
+
+    def plan(self, ctx: Context) -> None:
+        """Read the cache and narrow ``ctx`` to the records a change reaches."""
+        self.before = self.cache.load()
+        self.scope = None if self.before is None else reach(
+            self.before, self.files, ctx.registry.records, ctx.of(Kind.CERTIFICATE), ctx.of(Kind.CLAIM),
+            ctx.of(Kind.MEMBER))
+        ctx.only = None if self.scope is None else self.scope.subjects
+        ctx.__dict__.pop("_mine", None)
+
+    def keep(self, ctx: Context, found: list[list[Finding]]) -> list[list[Finding]]:
+        """Every rule's findings, the earlier ones out of scope with this run's; saved
+        for the next check unless nothing changed."""
+        if self.before is not None and self.scope is not None:
+            whole = {n for n, (_, fn) in enumerate(RULES) if fn in WHOLE}
+            found = carried(self.before, self.scope, found, whole)
+            if not self.scope.dropped:
+                return found  # the cache holds these already
+        self.cache.save(files_now(self.files, ctx.registry.records, ctx.valid, self.before, self.scope), found)
+        return found
+
+
+def rule_cache(path: Path, context: str, files: dict[str, tuple[int, int, int, str]]) -> Remembered:
+    return Remembered(RuleCache(path, context, [code for code, _ in RULES]), files)
 
 
 def run_rules(ctx: Context, workers: int | None = None, meanwhile: Callable[[], None] | None = None,
-              ) -> list[Finding]:
+              remembered: Remembered | None = None) -> list[Finding]:
     """Every rule's findings, in RULES order. A large registry's rules run in forked
     workers, one per core (20-odd rules over 220,000 records took 5 s on one core),
-    each on the context as the parent built it. ``meanwhile``: work for this process
-    while the workers run (only when there are workers)."""
+    each on the context as the parent built it, unless ``remembered`` narrows them to
+    what changed (then in this process). ``meanwhile``: work for this process while
+    the workers run (only when there are workers)."""
     workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(ctx.valid) < PARALLEL_FROM or not can_fork():
-        return [f for _, fn in RULES for f in fn(ctx)]
+    if remembered is not None:
+        remembered.plan(ctx)
+    if workers == 1 or len(ctx.valid) < PARALLEL_FROM or not can_fork() or ctx.only is not None:
+        found = [list(fn(ctx)) for _, fn in RULES]
+        return _flat(remembered.keep(ctx, found) if remembered is not None else found)
     global _CONTEXT
     for shared in ("ids", "_by_kind", "_valid_by_id", "index", "versions"):  # made once, before the fork
         getattr(ctx, shared)
@@ -519,10 +597,14 @@ def run_rules(ctx: Context, workers: int | None = None, meanwhile: Callable[[], 
             results = list(pending)
     finally:
         _CONTEXT = None
-    return _merged(ctx.registry.records, groups, results)
+    found = _merged(ctx.registry.records, groups, results)
+    return _flat(remembered.keep(ctx, found) if remembered is not None else found)
 
 
-_EVERY_RULE = [list(range(len(RULES)))]  # one group: RulesBeside's process runs them all
+def _flat(found: list[list[Finding]]) -> list[Finding]:
+    return [f for rows in found for f in rows]
+
+
 
 
 class RulesBeside:
@@ -531,26 +613,30 @@ class RulesBeside:
     fatal: alureg/publish.py); a small registry's, at once. ``findings`` waits for
     them, ``stop`` kills the process (the caller failed first)."""
 
-    def __init__(self, ctx: Context, after: Callable[[], None]) -> None:
+    def __init__(self, ctx: Context, after: Callable[[], None], remembered: Remembered | None = None) -> None:
         """``after``: run where the rules ran, once they have (the check cache is saved
-        there with the positions they located)."""
+        there with the positions they located). ``remembered``: the rules' cache."""
         self.records = ctx.registry.records
         self.forked: Forked[Group] | None = None
         self.done: list[Finding] | None = None
         if len(ctx.valid) < PARALLEL_FROM or not can_fork():
-            self.done = run_rules(ctx, workers=1)
+            self.done = run_rules(ctx, workers=1, remembered=remembered)
             after()
         else:  # its indexes are made there, not here: this process goes on at once
             def job() -> Group:
-                found = _run_on(ctx, _EVERY_RULE[0])
+                if remembered is not None:
+                    remembered.plan(ctx)
+                found, located = _run_on(ctx, list(range(len(RULES))))
+                if remembered is not None:
+                    found = remembered.keep(ctx, found)
                 after()
-                return found
+                return found, located
             self.forked = Forked(job, "cross-record rules")
 
     def findings(self) -> list[Finding]:
         if self.done is None:
             assert self.forked is not None
-            self.done = _merged(self.records, _EVERY_RULE, [self.forked.result()])
+            self.done = _flat(_merged(self.records, [list(range(len(RULES)))], [self.forked.result()]))
         return self.done
 
     def stop(self) -> None:

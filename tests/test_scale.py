@@ -149,11 +149,11 @@ def test_check_cache_keeps_the_positions_the_rules_located(rules: str, scratch: 
         saves: list[bool] = []  # whether the records held the rules' positions when the cache was saved
         real_run = rules_module.run_rules
 
-        def spy_run(ctx: Any, workers: Any = None, meanwhile: Any = None) -> Any:
+        def spy_run(ctx: Any, workers: Any = None, meanwhile: Any = None, remembered: Any = None) -> Any:
             def save() -> None:
                 saves.append(any(r.located for r in ctx.registry.records))
                 meanwhile()
-            return real_run(ctx, 2, meanwhile=save)
+            return real_run(ctx, 2, meanwhile=save, remembered=remembered)
         monkeypatch.setattr(check_module, "run_rules", spy_run)
         cold = check(scratch.root, at, use_cache=True)
         monkeypatch.undo()
