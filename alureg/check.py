@@ -305,6 +305,11 @@ def open_cache(root: Path, stop: Callable[[], bool] | None = None) -> CheckCache
                                       stop)
 
 
+# A record file's own results: its record (None: it did not load), findings, whether it
+# passed its schema, and its check cache entry (None: it could not be read).
+Examined = tuple[Record | None, list[Finding], bool, Entry | None]
+
+
 @dataclass
 class Examination:
     """A registry whose record files are examined one by one; ``finish`` adds the
@@ -312,7 +317,7 @@ class Examination:
 
     root: Path
     files: list[tuple[Kind, str]]  # kind and path relative to the root (records.record_names)
-    examined: dict[int, tuple[Record | None, _Examined]]
+    examined: dict[int, Examined]
     cache: CheckCache | None
     against: str | None
     context: Context
@@ -329,9 +334,9 @@ class Examination:
         if self.cache is None:
             return
         for i, (_, rel) in enumerate(self.files):
-            record, done = self.examined[i]
-            if record is not None and done.entry is not None and record.located != done.entry.located:
-                done.entry.located = record.located
+            record, _, _, entry = self.examined[i]
+            if record is not None and entry is not None and record.located != entry.located:
+                entry.located = record.located
                 self.cache.mark(rel)
         self.cache.save({rel for kind, rel in self.files if kind is not Kind.TRUST_LIST})
 
@@ -365,14 +370,14 @@ def _examine_registry(root: Path, at: str, against: str | None, workers: int | N
     usable: TrustList | None = None
     trust_record: Record | None = None
     trust_files = [(i, f) for i, f in enumerate(files) if f[0] is Kind.TRUST_LIST]
-    examined: dict[int, tuple[Record | None, _Examined]] = {}
+    examined: dict[int, Examined] = {}
     for i, (kind, rel) in trust_files:
         record, done = _examine(root, i, kind, rel, None, config)
-        examined[i] = (record, done)
         if record is not None and done.valid and usable is None:
             usable = trust = TrustList.from_data(record.data)
             trust_record = record
             done.findings += _trust_findings(record, trust, config) + _proof_findings(record, trust, config)
+        examined[i] = (record, done.findings, done.valid, done.entry)
 
     cache = None
     context = ""
@@ -387,28 +392,28 @@ def _examine_registry(root: Path, at: str, against: str | None, workers: int | N
         if kind is Kind.TRUST_LIST:
             continue
         entry = cache.lookup(rel, f"{base}/{rel}", stats.get(rel)) if cache is not None else None
-        if entry is not None:
+        if entry is not None:  # a tuple, not an _Examined: 220,000 of them on a rebuild
             record = None if entry.data is None else Record(kind, root, rel, entry.data,
                                                           dict(entry.located) if entry.located else None)
-            examined[i] = (record, _Examined(i, entry.data, entry.valid, list(entry.findings), entry))
+            examined[i] = (record, entry.findings, entry.valid, entry)
         else:
             rest.append((kind, rel))
             index_of.append(i)
     for record, done in _examine_all(root, rest, usable, config, workers, cache):
-        examined[index_of[done.index]] = (record, done)
+        examined[index_of[done.index]] = (record, done.findings, done.valid, done.entry)
 
     seen: dict[str, tuple[int, int, int, str]] = {}  # each file as read (CheckResult.files)
     digests: dict[str, bytes] = {}
     for i, (_, rel) in enumerate(files):
-        record, done = examined[i]
-        findings += done.findings
-        if done.entry is not None:
-            seen[rel] = done.entry.identity()
-            if done.valid and done.entry.digest is not None:
-                digests[rel] = done.entry.digest
+        record, own, ok, entry = examined[i]
+        findings += own
+        if entry is not None:
+            seen[rel] = entry.size, entry.mtime_ns, entry.inode, entry.sha256  # Entry.identity, inlined
+            if ok and entry.digest is not None:
+                digests[rel] = entry.digest
         if record is not None:
             registry.records.append(record)
-            if done.valid:
+            if ok:
                 valid.append(record)
 
     early = CheckResult(config, registry, valid, trust, sorted(set(findings)), cache.hits if cache else 0, seen,
