@@ -23,7 +23,7 @@ from .outputs import carry_all, emit, live_bytes, reuse
 from .pagereach import Page
 from .signing import KeyPair, canonical
 from .sitemodel import SiteModel
-from .snapshot import ShardedTree, make_snapshot, record_digest
+from .snapshot import ShardedTree, TreeCache, make_snapshot, record_digest
 
 CLOSURE = "#closure"  # the Merkle leaf naming every record a claim's verdict rests on
 
@@ -134,7 +134,8 @@ def _carried(tree: ShardedTree, roots: list[str], before: list[str]) -> set[str]
 
 def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Path, publisher: KeyPair,
                    now: dt.datetime, shared: str | None = None,
-                   known: dict[str, bytes] | None = None, reach: set[Page] | None = None) -> dict[str, Any]:
+                   known: dict[str, bytes] | None = None, reach: set[Page] | None = None,
+                   trees: Path | None = None) -> dict[str, Any]:
     """Sign the snapshot over every record and every claim's closure; write it, the
     trust list, the list of leaves and the claim bundles. Returns the snapshot.
 
@@ -150,7 +151,8 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
     here with the others and the claims' closures (not copied: 320,000 entries). ``reach``:
     the pages a change since the live output reaches (alureg/pagereach.py); a claim
     page's inputs are its closure's records, so the closure of a claim whose page it
-    does not reach is the live output's, not worked out again."""
+    does not reach is the live output's, not worked out again. ``trees``: where the
+    shards' Merkle trees are kept between builds (``snapshot.TreeCache``)."""
     api = out / "api" / "v1"
     digests = known if known is not None else {}
     for rid, r in records.items():
@@ -161,7 +163,10 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
     for cid in sorted(model.claims):
         digest = kept.get(cid) if reach is not None and ("c", cid) not in reach else None
         digests[cid + CLOSURE] = digest or record_digest(closure(claim_bundle(model, cid), digests))
-    snapshot, tree = make_snapshot(digests, model.trust, model.site_url, publisher, now)
+    cache = TreeCache(trees) if trees is not None else None
+    snapshot, tree = make_snapshot(digests, model.trust, model.site_url, publisher, now, trees=cache)
+    if cache is not None:
+        cache.save()
     _write(api / "snapshot.json", snapshot)
     _write(api / "trust.json", model.trust)
     _write_bytes(api / "snapshot-leaves.json", _leaves_bytes(snapshot, digests))

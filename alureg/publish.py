@@ -170,7 +170,8 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
             return _write_shell(model, folder, work, rows)
         if name == "snapshot":
             records, known = result.records_and_digests()
-            return write_snapshot(model, records, folder, publisher, now, memo[0] if memo else None, known, reach)
+            return write_snapshot(model, records, folder, publisher, now, memo[0] if memo else None, known, reach,
+                                  manifest / "trees" if memo else None)
         if name == "api":
             return write_api(model, folder, memo, reach, kept_state.lists if kept_state else None)
         if name == "search":

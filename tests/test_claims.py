@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zxingcpp
@@ -312,3 +313,47 @@ def test_a_bundle_record_is_encoded_as_rfc_8785_even_where_sorted_json_is_not() 
     assert sorted_json != canonical(odd)  # the case the digest must catch
     assert _encoded(odd, hashlib.sha256(canonical(odd)).digest()) == canonical(odd)
     assert _encoded(plain, b"\0" * 32) == canonical(plain)  # a digest that does not match: RFC 8785's bytes
+
+
+def test_the_tree_cache_gives_the_trees_worked_out_afresh(tmp_path: Path) -> None:
+    """Shards' trees kept between builds (``TreeCache``) are the trees worked out again:
+    the same roots and paths after changed, added and removed leaves; only the shards
+    a change reached are worked out again; a damaged cache file is ignored."""
+    import hashlib
+
+    from alureg import snapshot
+    from alureg.snapshot import TreeCache
+
+    digests = {f"REC-{i:05d}": hashlib.sha256(str(i).encode()).digest() for i in range(5000)}
+    made: list[int] = []
+    real = snapshot.MerkleTree.build
+
+    def counted(leaves: Any) -> Any:
+        made.append(len(leaves))
+        return real(leaves)
+    path = tmp_path / "trees"
+    versions = [digests, {**digests, "REC-00042": b"\x00" * 32}, {**digests, "REC-09999": b"\x01" * 32},
+                {k: v for k, v in digests.items() if k != "REC-00007"}, {}]
+    for n, version in enumerate(versions):
+        snapshot.MerkleTree.build = counted  # type: ignore[method-assign]
+        try:
+            cache = TreeCache(path)
+            cached = ShardedTree.build(version, cache)
+            cache.save()
+        finally:
+            snapshot.MerkleTree.build = real  # type: ignore[method-assign]
+        fresh = ShardedTree.build(version)
+        assert [t.levels for t in cached.trees] == [t.levels for t in fresh.trees]
+        # Only the shards a change reached: all 8 at first, the one of a changed leaf, then
+        # those of the leaf put back and the one added (or removed), an empty tree last.
+        assert len(made) == 8 if n == 0 else 1 if n in (1, 4) else 1 <= len(made) <= 2, (n, made)
+        made.clear()
+    for damage in (b"", b"\x00" * 10, marshal_of({b"k": "not bytes"})):
+        path.write_bytes(damage)
+        assert TreeCache(path).before == {}
+
+
+def marshal_of(value: Any) -> bytes:
+    import marshal
+
+    return marshal.dumps(value)
