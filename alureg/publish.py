@@ -175,7 +175,7 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         if name == "api":
             return write_api(model, folder, memo, reach, kept_state.lists if kept_state else None)
         if name == "search":
-            return write_search_index(model, folder)
+            return write_search_index(model, folder, memo[0] if memo else None)
         return write_feeds(model, folder, memo[0] if memo else None)
 
     def _stages(folder: Path) -> None:

@@ -9,6 +9,7 @@ benchmark that compared them (docs/adr/0010-search.md).
 
 from __future__ import annotations
 
+import hashlib
 import html
 import subprocess
 import tempfile
@@ -16,6 +17,8 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import orjson
 
 from .errors import AluregError
 from .pageparts import country
@@ -123,11 +126,22 @@ def write_pagefind(docs: list[SupplierDoc], out: Path) -> None:
         raise AluregError(f"pagefind failed: {done.stderr.strip() or done.stdout.strip()}")
 
 
-def write_search_index(model: SiteModel, out: Path) -> int:
-    """Write the supplier search index to out/search/index/; returns the supplier count."""
-    from .searchindex import write_index  # it builds on this module's documents
+def write_search_index(model: SiteModel, out: Path, shared: str | None = None) -> int:
+    """Write the supplier search index to out/search/index/; returns the supplier count.
+    With ``shared`` (the page memo's shared key, alureg/pagememo.py), the live output's
+    index is carried over if it was made from the same documents: a change that leaves
+    every supplier's document as it was (a website, an audit report, a claim's product)
+    does not make the index again (1.1 s of a rebuild at 100,000 certificates)."""
+    from .searchindex import kept, write_index  # they build on this module's documents
 
     docs = list(documents(model))
-    write_index(docs, out / "search" / "index")
+    inputs = None
+    if shared is not None:
+        h = hashlib.sha256(f"{shared}\nsearch index\n".encode())
+        h.update(orjson.dumps([[d.url, d.content, d.meta, d.filters, d.sort] for d in docs]))
+        inputs = h.digest()
+        if kept(out, "search/index", inputs):
+            return len(docs)
+    write_index(docs, out / "search" / "index", inputs)
     return len(docs)
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from .outputs import emit
+from .outputs import carry_all, emit, live_bytes, live_inputs
 from .search import FACETS, SupplierDoc, fold
 
 SHARD_TOKENS = 1000
@@ -43,21 +43,42 @@ def tokens(doc: SupplierDoc) -> set[str]:
     return set(_TOKEN.findall(fold(doc.content)))
 
 
-def _write(path: Path, data: Any) -> int:
+def _write(path: Path, data: Any, inputs: bytes | None = None) -> int:
     """Compact JSON in UTF-8 (orjson: the bytes json.dumps gives with ``ensure_ascii=False``
     and no spaces; the 517 files at 100,000 certificates took 0.07 s of CPU to encode
     against 0.34-0.41); returns its size in bytes."""
     encoded = orjson.dumps(data)
-    emit(path, encoded)
+    emit(path, encoded, inputs)
     return len(encoded)
+
+
+def kept(out: Path, rel: str, inputs: bytes) -> bool:
+    """Whether the live output's index, at ``rel`` in ``out``, was made from the same
+    documents (``inputs``: their digest, which ``write_index`` gave every file) and each
+    of its files is carried over. Its meta file says which files it has."""
+    path = out / rel / "meta.json"
+    if live_inputs(path) != inputs:
+        return False
+    data = live_bytes(path)
+    if data is None:
+        return False
+    try:
+        meta = orjson.loads(data)
+        shards, rows = len(meta["shards"]), -(-int(meta["count"]) // int(meta["rows_per_file"]))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, ZeroDivisionError):
+        return False
+    names = ["docs.json", *(f"t{k}.json" for k in range(shards)), *(f"r{k}.json" for k in range(rows)),
+             "meta.json"]
+    return all(size is not None for size in carry_all([f"{rel}/{name}" for name in names]))
 
 
 def _day(date: str) -> int:
     return (dt.date.fromisoformat(date) - EPOCH).days if date else 0
 
 
-def write_index(docs: list[SupplierDoc], out: Path) -> dict[str, int]:
-    """Write the index for ``docs`` to ``out`` (search/index/); returns sizes (bytes)."""
+def write_index(docs: list[SupplierDoc], out: Path, inputs: bytes | None = None) -> dict[str, int]:
+    """Write the index for ``docs`` to ``out`` (search/index/); returns sizes (bytes).
+    ``inputs``: the digest of the documents, for ``kept`` next time."""
     out.mkdir(parents=True, exist_ok=True)
     docs = sorted(docs, key=lambda d: (d.sort["name"], d.meta["id"]))
     labels = {f: sorted({v for d in docs for v in d.filters[f]}) for f in FACETS}
@@ -89,7 +110,7 @@ def write_index(docs: list[SupplierDoc], out: Path) -> dict[str, int]:
             postings[token].append(n)
 
     # What a result row shows travels with the filters, so a keystroke needs no row file.
-    sizes = {"docs": _write(out / "docs.json", {
+    sizes = {"docs": _write(out / "docs.json", inputs=inputs, data={
         "bits": packed, "countries": countries, "days": days,
         "names": [d.meta["title"] for d in docs], "ids": [d.meta["id"] for d in docs],
         "home": [position["country"][d.meta["country"]] for d in docs],
@@ -104,14 +125,14 @@ def write_index(docs: list[SupplierDoc], out: Path) -> dict[str, int]:
         # tokens (certificate and claim ids) have one supplier: their list is its delta.
         deltas = [ids if len(ids) == 1 else [ids[0], *map(operator.sub, ids[1:], ids[:-1])]
                   for ids in map(postings.__getitem__, shard)]
-        sizes["shards"] += _write(out / f"t{k}.json", {"t": shard, "p": deltas})
+        sizes["shards"] += _write(out / f"t{k}.json", {"t": shard, "p": deltas}, inputs)
     sizes["rows"] = 0
     for k in range(0, len(docs), ROWS_PER_FILE):
         rows = [[d.meta["title"], d.meta["id"], d.meta["country"], d.meta["class"], d.meta["standards"],
                  d.meta["status"], d.meta["valid_until"], d.meta["certificates"], d.url]
                 for d in docs[k:k + ROWS_PER_FILE]]
-        sizes["rows"] += _write(out / f"r{k // ROWS_PER_FILE}.json", rows)
-    sizes["meta"] = _write(out / "meta.json", {
+        sizes["rows"] += _write(out / f"r{k // ROWS_PER_FILE}.json", rows, inputs)
+    sizes["meta"] = _write(out / "meta.json", inputs=inputs, data={
         "count": len(docs), "facets": labels, "packed": PACKED, "offsets": offsets,
         "statuses": statuses, "held": held,
         "shards": [s[0] for s in shards], "rows_per_file": ROWS_PER_FILE, "epoch": EPOCH.isoformat(),

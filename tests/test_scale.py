@@ -437,6 +437,42 @@ def test_a_file_changed_in_the_live_output_is_written_again(scratch: Scratch, tm
     assert _tree(out) == _tree(tmp_path / "cold")
 
 
+def test_the_search_index_is_carried_while_its_documents_stay_the_same(scratch: Scratch, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change that leaves every supplier's search document as it was (a website)
+    carries the live index over without making it; one that changes a document (a
+    name), or an index file edited in place, makes it again. Each output is a cold
+    build's."""
+    import datetime as dt
+
+    from alureg import searchindex
+    from alureg.publish import build
+
+    made: list[int] = []
+    real = searchindex.write_index
+
+    def counted(docs: Any, *args: Any) -> Any:
+        made.append(len(docs))
+        return real(docs, *args)
+    monkeypatch.setattr(searchindex, "write_index", counted)
+    now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
+    out = tmp_path / "public"
+    build(scratch.root, out, AT, now=now, use_cache=True)
+    assert len(made) == 1
+    edits = [("website", "https://changed.example", 0), ("name", "Kalgoora Alumina Holdings Pty Ltd", 1),
+             ("website", "https://changed-again.example", 0), ("website", "https://edited.example", 1)]
+    for n, (field, value, expected) in enumerate(edits):
+        made.clear()
+        if n == 3:  # an index file edited in place: not carried
+            shard = out / "search/index/t0.json"
+            shard.write_bytes(shard.read_bytes().replace(b'"t":[', b'"t":["x",', 1))
+        scratch.change("registry/members/MEM-0003.yaml", lambda d, f=field, v=value: d.update({f: v}))
+        build(scratch.root, out, AT, now=now, use_cache=True)
+        assert len(made) == expected, (field, made)
+        build(scratch.root, tmp_path / "cold", AT, now=now)
+        assert _tree(out) == _tree(tmp_path / "cold")
+
+
 def _second_process_takes_the_snapshot(monkeypatch: pytest.MonkeyPatch, marks: Path) -> None:
     """In builds with a second process (``PARALLEL_FROM`` 0), the first process's pages
     wait until the snapshot has begun: the second process takes it (after the shell, the
