@@ -117,6 +117,17 @@ class RuleCache:
             context, files, found = marshal.loads(self.path.read_bytes())  # noqa: S302
             if context != self.context or files.__class__ is not dict or len(found) != self.rules:
                 return None
+            # Every part of the shapes the reach and the findings' sorting rely on: a
+            # cache that is not as written is not used at all, never in part.
+            for rel, (sha, linked) in files.items():
+                if not (rel.__class__ is sha.__class__ is str and linked.__class__ is tuple
+                        and all(k.__class__ is str for k in linked)):
+                    return None
+            for rows in found:
+                for path, line, col, code, message in rows:
+                    if not (path.__class__ is code.__class__ is message.__class__ is str
+                            and line.__class__ is col.__class__ is int):
+                        return None
             return Before(files, [[Finding(*row) for row in rows] for rows in found])
         except (OSError, EOFError, ValueError, TypeError):
             return None

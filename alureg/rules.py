@@ -209,11 +209,12 @@ def supersession(ctx: Context) -> Iterator[Finding]:
         old_id = r.data.get("supersedes")
         if old_id is None:
             continue
+        if old_id == r.id:
+            if ctx.is_mine(r):
+                yield r.finding("REF005", "a certificate cannot supersede itself", "supersedes")
+            continue
         if not ctx.is_mine(r):  # it still claims its old certificate, first come first
             claimed.setdefault(old_id, r)
-            continue
-        if old_id == r.id:
-            yield r.finding("REF005", "a certificate cannot supersede itself", "supersedes")
             continue
         if old_id in claimed:
             yield r.finding("REF005", f"{old_id} is already superseded by {claimed[old_id].id}", "supersedes")

@@ -7,6 +7,7 @@ the same. Property tests as in tests/test_properties.py (derandomised)."""
 
 from __future__ import annotations
 
+import marshal
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -227,7 +228,11 @@ def test_a_damaged_rules_cache_runs_the_rules_in_full(tmp_path: Path, monkeypatc
     assert _texts(reg.root, AT, use_cache=True) == full
     path = cache_dir(reg.root, "check") / "rules.marshal"
     scopes = _scopes(monkeypatch)
-    for damage in (b"", path.read_bytes()[:-7], b"\x00" * 64):
+    context = marshal.loads(path.read_bytes())[0]  # noqa: S302 (a cache this test wrote)
+    shapes = [(context, {"registry/members/MEM-0001.yaml": ("0" * 64, (7,))}, [[]] * len(rules.RULES)),
+              (context, {}, [[("registry/members/MEM-0001.yaml", "1", 1, "RUL012", "x")]] * len(rules.RULES)),
+              (context, {"a.yaml": "not a pair"}, [[]] * len(rules.RULES)), (context, [], []), 7]
+    for damage in (b"", path.read_bytes()[:-7], b"\x00" * 64, *(marshal.dumps(s) for s in shapes)):
         path.write_bytes(damage)
         assert _texts(reg.root, AT, use_cache=True) == full
     assert scopes == []  # never read in part
@@ -289,3 +294,21 @@ def test_a_removed_file_is_forgotten_once_checked(tmp_path: Path, monkeypatch: p
     assert len(scopes) == 2 and scopes[0] is not None and scopes[1] is not None
     assert "registry/claims/CLM-10001.yaml" in scopes[0].dropped
     assert scopes[1].dropped == set()  # not seen as removed again
+
+
+def test_a_rule_reports_on_its_records_as_a_full_run_does(tmp_path: Path) -> None:
+    """Narrowed to some records (``Context.only``), each rule reports on them what it
+    reports in full, whatever the reach: here a certificate superseding one that
+    supersedes itself (which claims nothing: REF005 reports it alone)."""
+    reg = Registry(tmp_path)
+    for rel, old in (("certificates/CRT-000105.yaml", "CRT-000105"), ("certificates/CRT-000110.yaml", "CRT-000105")):
+        data = reg.read(rel)
+        assert data is not None
+        data["supersedes"] = old
+        reg.write(rel, data)
+    result = check(reg.root, AT, workers=1)
+    full = [f for f in result.findings if f.code.startswith(("REF", "RUL"))]
+    for record in result.valid:
+        ctx = rules.Context(result.registry, result.valid, AT, only={id(record)})
+        mine = sorted({f for _, fn in rules.RULES if fn not in rules.WHOLE for f in fn(ctx)})
+        assert mine == sorted({f for f in full if f.path == record.rel and f.code != "RUL014"}), record.rel
