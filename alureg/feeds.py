@@ -24,7 +24,7 @@ import orjson
 
 from .dates import next_day
 from .history import Event
-from .outputs import emit, reuse
+from .outputs import carry_same, emit
 from .records import Kind
 from .sitemodel import SiteModel
 
@@ -146,10 +146,11 @@ def write_feeds(model: SiteModel, out: Path, shared: str | None = None) -> int:
     for entry in everything:
         if entry.holder is not None and entry.holder in model.members:
             by_member[entry.holder].append(entry)
-    for mid in model.members:
-        path, title = f"feeds/members/{mid}.xml", f"{model.members[mid]['name']} ({mid})"
-        chosen = by_member.get(mid, [])
-        inputs = _inputs(shared, path, title, chosen) if shared is not None else None
-        if inputs is None or reuse(out / path, inputs) is None:
-            emit(out / path, _feed(model, path, title, chosen), inputs)
+    feeds = [(f"feeds/members/{mid}.xml", f"{model.members[mid]['name']} ({mid})", by_member.get(mid, []))
+             for mid in model.members]
+    digests = [_inputs(shared, *feed) for feed in feeds] if shared is not None else None
+    sizes = carry_same([path for path, _, _ in feeds], digests) if digests is not None else [None] * len(feeds)
+    for k, ((path, title, chosen), size) in enumerate(zip(feeds, sizes, strict=True)):
+        if size is None:
+            emit(out / path, _feed(model, path, title, chosen), digests[k] if digests is not None else None)
     return 2 + len(model.members)

@@ -325,6 +325,23 @@ def carry_all(rels: list[str]) -> list[int | None]:
     return sizes
 
 
+def carry_same(rels: list[str], inputs: list[bytes]) -> list[int | None]:
+    """``reuse`` for many files by path relative to the new output, each with the
+    digest of its inputs: ``carry_all`` for those the live manifest holds that digest
+    for; None for the others (the caller makes them). 20,000 feeds one ``reuse`` at a
+    time took 0.34 s of a one-change rebuild at 100,000 certificates."""
+    sizes: list[int | None] = [None] * len(rels)
+    run = _run
+    if run is None:
+        return sizes
+    live = run.manifest
+    same = [k for k, (rel, digest) in enumerate(zip(rels, inputs, strict=True))
+            if (entry := live.get(rel)) is not None and entry[_PLAIN:] == digest]
+    for k, size in zip(same, carry_all([rels[k] for k in same]), strict=True):
+        sizes[k] = size
+    return sizes
+
+
 def _reuse(run: _Run, rel: str, path: Path | str, inputs: bytes) -> int | None:
     had = run.spare.get(rel)
     if had is not None and _inputs(had) == inputs and _same(path, had):

@@ -192,6 +192,12 @@ def test_only_the_feeds_whose_entries_changed_are_made(scratch: Scratch, tmp_pat
     build(scratch.root, out, AT, now=now, use_cache=True)
     assert sorted(made) == ["feeds/changes.xml", "feeds/members/MEM-0003.xml", "feeds/status.xml"]
     assert b"Kalgoora Alumina Holdings" in (out / "feeds/members/MEM-0003.xml").read_bytes()
+    edited = out / "feeds/members/MEM-0001.xml"  # edited in place: made again
+    edited.write_bytes(edited.read_bytes().replace(b"<feed", b"<feed xml:lang='x'", 1))
+    made.clear()
+    scratch.change("registry/members/MEM-0004.yaml", lambda d: d.update(website="https://changed.example"))
+    build(scratch.root, out, AT, now=now, use_cache=True)
+    assert sorted(made) == ["feeds/changes.xml", "feeds/members/MEM-0001.xml", "feeds/status.xml"]
     made.clear()
     build(scratch.root, out, "2031-01-01", now=now, use_cache=True)  # another day: expiries everywhere
     assert len(made) > 20
