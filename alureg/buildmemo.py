@@ -43,6 +43,7 @@ from typing import Any
 import orjson
 
 from . import outputs
+from .caches import write_file
 from .checkcache import RACY_NS, Identity, Listing, code_digest, unchanged
 from .config import CONFIG_FILE
 from .forked import Forked, can_fork
@@ -256,11 +257,8 @@ def save(cache_folder: Path, memo: Memo, output: str) -> None:
     head = {"format": FORMAT, "key": memo.key, "root": memo.root, "started_ns": memo.started_ns,
             "records": _listing(names, stats), "clean": clean, "output": output,
             "report": memo.report}
-    cache_folder.mkdir(parents=True, exist_ok=True)
     for path, data in ((_records_file(cache_folder), memo.records), (_memo_file(cache_folder), head)):
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(orjson.dumps(data))
-        tmp.replace(path)
+        write_file(path, orjson.dumps(data))
 
 
 def forget(cache_folder: Path) -> None:

@@ -26,3 +26,13 @@ def cache_dir(root: Path, name: str) -> Path:
     """The ``name`` cache of the registry at ``root``."""
     key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
     return cache_home() / key / name
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write a cache file whole or not at all: a reader (another build, or this one
+    killed halfway) finds the old file or the new one, never a part. The temporary
+    file is this process's, so two processes writing the same file do not mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)

@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from .caches import write_file
 from .outputs import carry_all, reuse
 from .pagememo import PageMemo, file_digest, history_bytes, page_digest
 from .sitemodel import SiteModel
@@ -85,10 +86,9 @@ class PageState:
         return cls(shared, records)
 
     def save(self, folder: Path, manifest: str) -> None:
-        tmp = state_file(folder).with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps({"format": FORMAT, "manifest": manifest, "shared": self.shared,
-                                      "records": self.records, "rows": self.rows, "lists": self.lists}))
-        tmp.replace(state_file(folder))
+        write_file(state_file(folder), orjson.dumps({"format": FORMAT, "manifest": manifest, "shared": self.shared,
+                                                     "records": self.records, "rows": self.rows,
+                                                     "lists": self.lists}))
 
     @classmethod
     def load(cls, folder: Path) -> PageState | None:

@@ -25,6 +25,7 @@ import jinja2
 import orjson
 from markupsafe import Markup
 
+from .caches import write_file
 from .datadict import fields
 from .feeds import record_link
 from .forked import SharedCounter, can_fork
@@ -422,10 +423,7 @@ class RowMemo:
         path = self.folder / name
         html = sep.join([ROW_MAKERS[kind](self.model, rid) for rid in ids])
         data = html.encode("utf-8")
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f"{name}.{os.getpid()}.tmp"
-        tmp.write_bytes(hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
-        tmp.replace(path)
+        write_file(path, hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
         return Markup(html)  # noqa: S704 (rendered by our template)
 
     def _read(self, name: str) -> Markup | None:

@@ -38,11 +38,11 @@ writes it. Format: one ``marshal`` blob (no code runs on reading it, unlike pick
 from __future__ import annotations
 
 import marshal
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .caches import write_file
 from .findings import Finding
 from .records import KIND_FILES, Kind, Record
 
@@ -133,11 +133,7 @@ class RuleCache:
             return None
 
     def save(self, files: dict[str, tuple[str, Keys]], findings: list[list[Finding]]) -> None:
-        state = (self.context, files, [[f.row() for f in rows] for rows in findings])
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(marshal.dumps(state, 4))
-        tmp.replace(self.path)
+        write_file(self.path, marshal.dumps((self.context, files, [[f.row() for f in rows] for rows in findings]), 4))
 
 
 _WHOLE_FILES = frozenset(KIND_FILES.values())  # the catalogue and the trust list

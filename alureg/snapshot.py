@@ -27,13 +27,13 @@ import bisect
 import datetime as dt
 import hashlib
 import marshal
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path as FilePath
 from typing import Any
 
+from .caches import write_file
 from .signing import KeyPair, canonical, sign_record
 
 SNAPSHOT_DAYS = 7
@@ -192,12 +192,8 @@ class TreeCache:
 
     def save(self) -> None:
         """Keep this build's trees for the next, unless they are the last build's."""
-        if self.now.keys() == self.before.keys():
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(marshal.dumps(self.now, 4))
-        tmp.replace(self.path)
+        if self.now.keys() != self.before.keys():
+            write_file(self.path, marshal.dumps(self.now, 4))
 
 
 def _stamp(moment: dt.datetime) -> str:
