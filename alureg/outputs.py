@@ -356,14 +356,6 @@ def _reuse(run: _Run, rel: str, path: Path | str, inputs: bytes) -> int | None:
     return _size(before)
 
 
-def live_inputs(path: Path | str) -> bytes | None:
-    """The input digest the live manifest holds for ``path``'s place (``path``: in the
-    new output), whatever the file there holds now; None: none."""
-    run = _run
-    before = run.manifest.get(run.rel(path)) if run is not None else None
-    return _inputs(before) if before is not None else None
-
-
 def live_bytes(path: Path | str) -> bytes | None:
     """What the live output holds at ``path``'s place (``path``: in the new output),
     if the file is as the live manifest says (size, time, inode and SHA-256): for a
