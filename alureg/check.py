@@ -307,7 +307,7 @@ def open_cache(root: Path, stop: Callable[[], bool] | None = None) -> CheckCache
 
 # A record file's own results: its record (None: it did not load), findings, whether it
 # passed its schema, and its check cache entry (None: it could not be read).
-Examined = tuple[Record | None, list[Finding], bool, Entry | None]
+FileOutcome = tuple[Record | None, list[Finding], bool, Entry | None]
 
 
 @dataclass
@@ -317,7 +317,7 @@ class Examination:
 
     root: Path
     files: list[tuple[Kind, str]]  # kind and path relative to the root (records.record_names)
-    examined: dict[int, Examined]
+    examined: dict[int, FileOutcome]
     cache: CheckCache | None
     against: str | None
     context: Context
@@ -370,7 +370,7 @@ def _examine_registry(root: Path, at: str, against: str | None, workers: int | N
     usable: TrustList | None = None
     trust_record: Record | None = None
     trust_files = [(i, f) for i, f in enumerate(files) if f[0] is Kind.TRUST_LIST]
-    examined: dict[int, Examined] = {}
+    examined: dict[int, FileOutcome] = {}
     for i, (kind, rel) in trust_files:
         record, done = _examine(root, i, kind, rel, None, config)
         if record is not None and done.valid and usable is None:
