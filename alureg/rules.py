@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -40,7 +41,7 @@ class Context:
     at: str
     # The records the rules report on, by id(): an incremental run's (alureg/rulecache.py).
     # None: every record. Rules read every record; they report only on these.
-    only: set[int] | None = None
+    only: AbstractSet[int] | None = None
 
     def mine(self, kind: Kind) -> list[Record]:
         """The valid records of one kind that the rules report on."""
@@ -559,12 +560,16 @@ class Remembered:
     def keep(self, ctx: Context, found: list[list[Finding]]) -> list[list[Finding]]:
         """Every rule's findings, the earlier ones out of scope with this run's; saved
         for the next check unless nothing changed."""
-        if self.before is not None and self.scope is not None:
+        before, scope = self.before, self.scope
+        if before is None or scope is None:
+            files = files_now(self.files, ctx.registry.records, ctx.valid)
+        else:
             whole = {n for n, (_, fn) in enumerate(RULES) if fn in WHOLE}
-            found = carried(self.before, self.scope, found, whole)
-            if not self.scope.dropped:
+            found = carried(before, scope, found, whole)
+            if not scope.dropped:
                 return found  # the cache holds these already
-        self.cache.save(files_now(self.files, ctx.registry.records, ctx.valid, self.before, self.scope), found)
+            files = scope.files(before)
+        self.cache.save(files, found)
         return found
 
 
