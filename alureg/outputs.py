@@ -294,8 +294,8 @@ def reuse(path: Path | str, inputs: bytes) -> int | None:
 
 def carry_all(rels: list[str]) -> list[int | None]:
     """``reuse`` for many files, each with the input digest the live output's manifest
-    holds for it, by path relative to the new output: for files whose inputs the
-    caller knows did not change since the live output was built
+    holds for it (or none, ``keeps_nothing``), by path relative to the new output: for
+    files whose inputs the caller knows did not change since the live output was built
     (alureg/pagereach.py). Their sizes; None: the caller makes the file.
 
     What ``_reuse`` does, in one loop for the common case of a one-change rebuild:
@@ -314,15 +314,32 @@ def carry_all(rels: list[str]) -> list[int | None]:
     sizes: list[int | None] = []
     for rel in rels:
         before = live.get(rel)
-        if before is None or len(before) != _WITH_INPUTS:
+        if before is None:
             sizes.append(None)
         elif diff is not None and rel not in diff and _same(prefix + rel, before, folder):
             entries[intern(rel)] = before
             run.linked += 1
             sizes.append(_size(before))
-        else:
+        elif len(before) == _WITH_INPUTS:
             sizes.append(_reuse(run, intern(rel), f"{run.new}{os.sep}{rel}", before[_PLAIN:]))
+        else:  # made with no input digest (``keeps_nothing``): the spare's file cannot tell, the live one is right
+            rel = intern(rel)
+            linked = run.live is not None and _link(run, rel, f"{run.new}{os.sep}{rel}", run.spare.get(rel), before,
+                                                    before)
+            sizes.append(_size(before) if linked else None)
     return sizes
+
+
+def keeps_nothing() -> bool:
+    """No earlier output to keep or link files from (a first build, or one with the
+    cache off): ``reuse`` would return None for every file, so writers need not work
+    out the digests of their files' inputs. Their files' entries then hold none;
+    ``carry_all`` still carries them over when their inputs did not change. At 100,000
+    certificates, working out those digests of the 460,000 record pages, status and
+    record documents, and looking each up, took 3.9 s of CPU of a cold build (a scratch
+    harness; docs/adr/0012-scale.md, twenty-fourth session)."""
+    run = _run
+    return run is None or not (run.manifest or run.spare.base or run.spare.diff)
 
 
 def carry_same(rels: list[str], inputs: list[bytes]) -> list[int | None]:

@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from .caches import write_file
-from .outputs import carry_all, reuse
+from .outputs import carry_all, keeps_nothing, reuse
 from .pagememo import PageMemo, file_digest, history_bytes, page_digest
 from .sitemodel import SiteModel
 
@@ -131,7 +131,12 @@ def kept(model: SiteModel, memo: PageMemo | None, reach: set[Page] | None, pages
     document is carried over as the page would be. The others are kept or linked if
     the digest of their inputs (with ``memo``) is the previous file's. ``document``: the
     files are instead the records' documents in that API folder, made from the record
-    alone (``pagememo.file_digest``)."""
+    alone (``pagememo.file_digest``). With no earlier output to keep files from
+    (``outputs.keeps_nothing``), no digest is worked out: the caller makes every file."""
+    if memo is None or keeps_nothing():  # nothing to keep: no digest would be of use
+        for page in pages:
+            yield page, f"{out}/{where.format(*page)}", None, None
+        return
     unreached = [reach is not None and page not in reach for page in pages]
     carried = iter(carry_all([where.format(*page) for page, far in zip(pages, unreached, strict=True) if far]))
     for page, far in zip(pages, unreached, strict=True):
@@ -139,11 +144,8 @@ def kept(model: SiteModel, memo: PageMemo | None, reach: set[Page] | None, pages
             yield page, "", size, None  # no path: the caller has nothing to make
             continue
         path = f"{out}/{where.format(*page)}"  # a string: 220,000 Path joins took 1 s
-        if memo is None:
-            yield page, path, None, None
-        else:
-            digest = file_digest(*memo, document, page[1]) if document else page_digest(model, *memo, *page)
-            yield page, path, reuse(path, digest), digest
+        digest = file_digest(*memo, document, page[1]) if document else page_digest(model, *memo, *page)
+        yield page, path, reuse(path, digest), digest
 
 
 def changed(before: PageState, now: PageState) -> set[str] | None:

@@ -65,10 +65,12 @@ def certificate_status(cert: Data, at: str, successors: Sequence[Data] = ()) -> 
     entry = history_at(cert["status_history"], at)
     if entry is not None and entry["status"] == "withdrawn":
         return Status("withdrawn", entry["date"], entry["reason"])
-    in_force = sorted((s for s in successors if s["valid_from"] <= at), key=lambda s: s["valid_from"]) \
-        if successors else None  # most certificates have none: no generator, no sort
-    if in_force:
-        first = in_force[0]
+    first = None  # the successor in force first; of two from the same day, the first listed
+    for successor in successors:  # a loop, not a sort: most have none or one (58,000 of 100,000 superseded)
+        since = successor["valid_from"]
+        if since <= at and (first is None or since < first["valid_from"]):
+            first = successor
+    if first is not None:
         return Status("superseded", first["valid_from"], f"superseded by {first['id']}")
     if at > cert["valid_until"]:
         return Status("expired", next_day(cert["valid_until"]), f"validity ended on {cert['valid_until']}")

@@ -82,6 +82,8 @@ def _edits(model: SiteModel) -> dict[str, Edit]:
     claim = next(c for c in sorted(model.claims) if len(model.claims[c]["certificates"]) == 1)
     other_member = next(m for m in sorted(model.members) if m != model.certificates[certs[0]]["holder"])
     firm = sorted(model.firms)[0]
+    holder = next(m for m in sorted(model.claims_of) if m in model.members)  # a member with claims
+    held = next(c for c in sorted(model.claims_on) if c in model.certificates)  # a certificate claims rest on
 
     def new_certificate(records: dict[str, dict[str, Any]]) -> None:
         records["CRT-NEW"] = {**copy.deepcopy(records[certs[1]]), "id": "CRT-NEW", "supersedes": certs[2],
@@ -97,6 +99,11 @@ def _edits(model: SiteModel) -> dict[str, Edit]:
         "an audit firm is renamed": lambda r: r[firm].update(name="Renamed Audits"),
         "a certificate is added": new_certificate,
         "a claim is removed": lambda r: r.pop(claim),
+        "a member with claims is suspended": lambda r: r[holder]["status_history"].append(
+            {"date": AT, "status": "suspended", "reason": "Audit findings not closed"}),
+        "a certificate claims rest on is withdrawn": lambda r: r[held]["status_history"].append(
+            {"date": AT, "status": "withdrawn", "reason": "Scope no longer produced"}),
+        "a member with claims is removed": lambda r: r.pop(holder),
     }
     recorded = sorted(rid for rid, events in model.history.by_record.items() if events and rid in model.certificates)
     if recorded:  # "history-only" marks the record whose history _rebuilt empties
@@ -225,8 +232,13 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
     bundled: list[int] = []  # the claim bundles whose inputs it worked out
     listed: list[int] = []  # the API lists' rows it made
     claims = len(list((scratch.root / "registry/claims").glob("*.yaml")))
-    everything, closures = rebuild()
+    assert rebuild() == (0, claims)  # a first build keeps nothing: no page's inputs worked out
+    assert documents == [0]
+    day_before = dt.date.fromisoformat(AT) - dt.timedelta(days=1)
+    build(scratch.root, out, day_before.isoformat(), now=now, use_cache=True)
+    everything, closures = rebuild()  # another day: every page's inputs worked out again
     assert everything > 100 and closures == claims
+    del documents[0], rows[0], bundled[0], listed[0]
     # CRT-000108 now supersedes CRT-000107, which claim CLM-10020 rests on: the claim's
     # page shows the successor, though neither the claim nor CRT-000107 changed.
     scratch.change("certificates/CRT-000108.yaml", lambda d: d.update(supersedes="CRT-000107"))
@@ -271,3 +283,44 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
     for spans in ([["a", 1, "2"]], [["a", 1]], "a", [[1, 1, 2]]):
         kept.write_bytes(orjson.dumps({**data, "lists": {"certificates.json": spans}}))
         assert PageState.load(kept.parent) is None
+
+
+
+def test_after_a_first_build_a_change_makes_only_the_pages_it_reaches(scratch: Scratch, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first build has nothing to keep and works out no input digest
+    (``outputs.keeps_nothing``): its files' manifest entries hold none. A rebuild after
+    one change, the same day, carries the pages the change does not reach over all the
+    same, makes those it reaches (with their digests), and equals a cold build."""
+    from alureg import outputs
+    from alureg.caches import cache_dir
+
+    rendered: Counter[str] = Counter()
+    for folder, render in list(record_pages._PAGES.items()):
+        def counting(model: SiteModel, rid: str, folder: str = folder, render: Any = render) -> str:
+            rendered[f"{folder}/{rid}"] += 1
+            return str(render(model, rid))
+        monkeypatch.setitem(record_pages._PAGES, folder, counting)
+    now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
+    out, cold = tmp_path / "out", tmp_path / "cold"
+
+    def entries() -> dict[str, bytes]:
+        read = outputs._read(cache_dir(out, "output"), "manifest", out.resolve())
+        assert read is not None
+        return {rel: entry for rel, entry in read[0].items() if rel.endswith("index.html")
+                and rel.split("/")[0] in ("members", "certificates", "c") and rel.count("/") == 2}
+
+    build(scratch.root, out, AT, now=now, use_cache=True)
+    everything = sum(rendered.values())
+    first = entries()
+    assert len(first) == everything > 50
+    assert {len(entry) for entry in first.values()} == {outputs._PLAIN}  # no input digest
+    rendered.clear()
+    scratch.change("registry/members/MEM-0003.yaml", lambda d: d.update(website="https://changed.example"))
+    build(scratch.root, out, AT, now=now, use_cache=True)
+    assert "members/MEM-0003" in rendered and sum(rendered.values()) < everything / 4
+    again = entries()
+    assert {rel for rel, entry in again.items() if len(entry) == outputs._WITH_INPUTS} == {
+        f"{page}/index.html" for page in rendered}  # those made again have their digests, the others none
+    build(scratch.root, cold, AT, now=now)
+    assert _tree(out) == _tree(cold)
