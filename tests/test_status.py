@@ -123,6 +123,20 @@ def test_sample_has_valid_and_invalid_claims_of_every_kind(index: StatusIndex,
     assert verdicts == {"valid", "not-valid"}
 
 
+def test_the_successor_named_is_the_first_in_force() -> None:
+    """Of the successors in force on the day, the earliest; of two from the same day,
+    the first listed (the index lists them by id, as status.js sorts them); one not in
+    force yet is not named."""
+    cert = {"valid_from": "2024-01-01", "valid_until": "2027-01-01", "issued": "2024-01-01",
+            "status_history": [{"date": "2024-01-01", "status": "active", "reason": "Issued"}]}
+    successors = [{"id": "CRT-0003", "valid_from": "2026-03-01"}, {"id": "CRT-0004", "valid_from": "2026-02-01"},
+                  {"id": "CRT-0005", "valid_from": "2026-02-01"}, {"id": "CRT-0002", "valid_from": "2026-09-01"}]
+    assert certificate_status(cert, "2026-06-01", successors) == Status(
+        "superseded", "2026-02-01", "superseded by CRT-0004")
+    assert certificate_status(cert, "2026-02-15", successors[:1]).state == "active"  # CRT-0003 not in force yet
+    assert certificate_status(cert, "2026-01-15", successors).state == "active"
+
+
 def test_status_is_pure() -> None:
     cert = {"id": "CRT-1", "valid_from": "2024-01-01", "valid_until": "2024-12-31", "issued": "2024-01-01",
             "status_history": [{"date": "2024-01-01", "status": "active", "reason": "Issued"}]}
