@@ -145,16 +145,22 @@ def test_a_record_pages_status_data_is_put_together_right(registry: str, request
     assert not any(fresh.status_parts.values())
 
 
-def test_only_pages_that_read_a_changed_record_are_rendered(scratch: Scratch, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """After one certificate changes, the pages rendered again are exactly those whose
-    inputs hold it; the output still equals a cold build's (tests/test_scale.py)."""
+def counted_renders(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How many times each record page ("folder/id") is rendered from now on."""
     rendered: Counter[str] = Counter()
     for folder, render in list(pages._PAGES.items()):
         def counting(model: SiteModel, rid: str, folder: str = folder, render: Any = render) -> str:
             rendered[f"{folder}/{rid}"] += 1
             return str(render(model, rid))
         monkeypatch.setitem(pages._PAGES, folder, counting)
+    return rendered
+
+
+def test_only_pages_that_read_a_changed_record_are_rendered(scratch: Scratch, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """After one certificate changes, the pages rendered again are exactly those whose
+    inputs hold it; the output still equals a cold build's (tests/test_scale.py)."""
+    rendered = counted_renders(monkeypatch)
     now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
     out = tmp_path / "out"
     # A first build keeps nothing and works out no page's input digest; the next, on

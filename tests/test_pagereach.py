@@ -28,6 +28,7 @@ from alureg.records import Record
 from alureg.sitemodel import SiteModel
 
 from .conftest import AT, REPO, Scratch
+from .test_pagememo import counted_renders
 from .test_scale import _tree
 
 FOLDERS = ("members", "certificates", "c", "status", "member-row", "certificate-row", "certificate-status")
@@ -295,12 +296,7 @@ def test_after_a_first_build_a_change_makes_only_the_pages_it_reaches(scratch: S
     from alureg import outputs
     from alureg.caches import cache_dir
 
-    rendered: Counter[str] = Counter()
-    for folder, render in list(record_pages._PAGES.items()):
-        def counting(model: SiteModel, rid: str, folder: str = folder, render: Any = render) -> str:
-            rendered[f"{folder}/{rid}"] += 1
-            return str(render(model, rid))
-        monkeypatch.setitem(record_pages._PAGES, folder, counting)
+    rendered = counted_renders(monkeypatch)
     now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
     out, cold = tmp_path / "out", tmp_path / "cold"
 
