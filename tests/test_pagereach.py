@@ -286,7 +286,6 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
         assert PageState.load(kept.parent) is None
 
 
-
 def test_after_a_first_build_a_change_makes_only_the_pages_it_reaches(scratch: Scratch, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A first build has nothing to keep and works out no input digest
