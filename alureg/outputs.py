@@ -320,13 +320,8 @@ def carry_all(rels: list[str]) -> list[int | None]:
             entries[intern(rel)] = before
             run.linked += 1
             sizes.append(_size(before))
-        elif len(before) == _WITH_INPUTS:
-            sizes.append(_reuse(run, intern(rel), f"{run.new}{os.sep}{rel}", before[_PLAIN:]))
-        else:  # made with no input digest (``keeps_nothing``): the spare's file cannot tell, the live one is right
-            rel = intern(rel)
-            linked = run.live is not None and _link(run, rel, f"{run.new}{os.sep}{rel}", run.spare.get(rel), before,
-                                                    before)
-            sizes.append(_size(before) if linked else None)
+        else:
+            sizes.append(_reuse(run, intern(rel), f"{run.new}{os.sep}{rel}", before[_PLAIN:] or None))
     return sizes
 
 
@@ -336,8 +331,8 @@ def keeps_nothing() -> bool:
     out the digests of their files' inputs. Their files' entries then hold none;
     ``carry_all`` still carries them over when their inputs did not change. At 100,000
     certificates, working out those digests of the 460,000 record pages, status and
-    record documents, and looking each up, took 3.9 s of CPU of a cold build (a scratch
-    harness; docs/adr/0012-scale.md, twenty-fourth session)."""
+    record documents, and looking each up, took 3.9 s of CPU (a scratch harness on the
+    scale registry's model; docs/adr/0012-scale.md, twenty-fourth session)."""
     run = _run
     return run is None or not (run.manifest or run.spare.base or run.spare.diff)
 
@@ -359,9 +354,12 @@ def carry_same(rels: list[str], inputs: list[bytes]) -> list[int | None]:
     return sizes
 
 
-def _reuse(run: _Run, rel: str, path: Path | str, inputs: bytes) -> int | None:
+def _reuse(run: _Run, rel: str, path: Path | str, inputs: bytes | None) -> int | None:
+    """``reuse``; ``inputs`` None: the live file was made with no input digest
+    (``keeps_nothing``) and ``carry_all``'s caller knows it is right. A spare's file
+    with no digest cannot tell what it was made from: only the live one is taken."""
     had = run.spare.get(rel)
-    if had is not None and _inputs(had) == inputs and _same(path, had):
+    if inputs is not None and had is not None and _inputs(had) == inputs and _same(path, had):
         run.entries[rel] = had
         run.linked += 1
         return _size(had)
