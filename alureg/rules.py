@@ -22,7 +22,7 @@ from .findings import Finding
 from .forked import Forked, can_fork
 from .lookalike import imitations
 from .records import Kind, Record, Registry
-from .rulecache import Before, RuleCache, Scope, carried, files_now, reach
+from .rulecache import Before, Keys, RuleCache, Scope, carried, files_now, reach
 from .status import StatusIndex, certificate_status, history_at, member_status
 
 MUST_CERTIFY = frozenset({"production-and-transformation", "industrial-users"})
@@ -547,6 +547,7 @@ class Remembered:
     files: dict[str, tuple[int, int, int, str]]  # the record files as the check read them
     before: Before | None = None
     scope: Scope | None = None
+    kept: dict[str, tuple[str, Keys]] | None = None  # what a full run's cache keeps of each file (``prepare``)
 
     def plan(self, ctx: Context) -> None:
         """Read the cache and narrow ``ctx`` to the records a change reaches."""
@@ -557,12 +558,20 @@ class Remembered:
         ctx.only = None if self.scope is None else self.scope.subjects
         ctx.__dict__.pop("_mine", None)
 
+    def prepare(self, ctx: Context) -> None:
+        """For a run over every record: work out what the cache will keep of each file
+        before the findings are known (``run_rules`` does it while its workers run:
+        0.43 s of a cold check's 0.9 s in ``keep`` at 100,000 certificates)."""
+        if self.before is None or self.scope is None:
+            self.kept = files_now(self.files, ctx.registry.records, ctx.valid)
+
     def keep(self, ctx: Context, found: list[list[Finding]]) -> list[list[Finding]]:
         """Every rule's findings, the earlier ones out of scope with this run's; saved
         for the next check unless nothing changed."""
         before, scope = self.before, self.scope
         if before is None or scope is None:
-            files = files_now(self.files, ctx.registry.records, ctx.valid)
+            files = self.kept if self.kept is not None else files_now(self.files, ctx.registry.records, ctx.valid)
+            self.kept = None
         else:
             whole = {n for n, (_, fn) in enumerate(RULES) if fn in WHOLE}
             found = carried(before, scope, found, whole)
@@ -600,6 +609,8 @@ def run_rules(ctx: Context, workers: int | None = None, meanwhile: Callable[[], 
             pending = pool.map(_run_group, groups)  # submitted at once
             if meanwhile is not None:
                 meanwhile()
+            if remembered is not None:
+                remembered.prepare(ctx)
             results = list(pending)
     finally:
         _CONTEXT = None

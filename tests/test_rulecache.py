@@ -238,6 +238,31 @@ def test_a_damaged_rules_cache_runs_the_rules_in_full(tmp_path: Path, monkeypatc
     assert scopes == []  # never read in part
 
 
+def test_rules_in_workers_keep_the_cache_a_run_here_keeps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full run with the rules in workers works out what the cache keeps of each file
+    while they run (``Remembered.prepare``, not after their findings come back), and
+    saves the cache byte for byte as a run in this process does."""
+    from alureg.caches import cache_dir
+
+    reg = Registry(tmp_path)
+    path = cache_dir(reg.root, "check") / "rules.marshal"
+    calls: list[bool] = []  # for each files_now: whether the workers were running
+    real = rules.files_now
+
+    def spy(*args: Any) -> Any:
+        calls.append(rules._CONTEXT is not None)
+        return real(*args)
+    monkeypatch.setattr(rules, "files_now", spy)
+    here = check(reg.root, AT, workers=1, use_cache=True)
+    saved_here = path.read_bytes()
+    shutil.rmtree(path.parent)
+    monkeypatch.setattr(rules, "PARALLEL_FROM", 0)
+    there = check(reg.root, AT, workers=2, use_cache=True)
+    assert path.read_bytes() == saved_here
+    assert calls == [False, True]
+    assert there.findings == here.findings
+
+
 def _set(**fields: Any) -> Callable[[dict[str, Any]], None]:
     return lambda data: data.update(fields)
 
