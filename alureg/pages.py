@@ -13,6 +13,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
+import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, MutableMapping
 from concurrent.futures import ProcessPoolExecutor
@@ -371,8 +372,9 @@ class RowMemo:
     every row's inputs (alureg/pagememo.py): a change re-renders the page of its row
     (1,000 rows), and the rows of other pages are neither rendered nor held in memory.
     Named by its contents' inputs, a file is either right or absent; one written in
-    part is never named (written aside, then renamed). Files no page of a build used
-    are removed when it ends (``save``).
+    part is never named (written aside, then renamed). A build that finds no kept rows
+    at all names its files for itself instead (``blind``). Files no page of a build
+    used, or found damaged, are removed when it ends (``save``).
 
     ``reach``: the pages and rows a change since the live output reaches
     (alureg/pagereach.py); ``kept``: the files the live output's directory pages used,
@@ -388,6 +390,10 @@ class RowMemo:
         self.digests: dict[str, str] = {}
         self.used: set[str] = set()
         self.names: dict[str, str] = {}  # the files used, by the digest of their rows' kind and ids
+        # No kept rows at all (a first build, or the caches emptied): a digest could
+        # find none, so none is worked out (``joined``).
+        self.blind = folder is not None and memo is not None and not _holds_rows(folder)
+        self.build = secrets.token_hex(8)  # names this build's files when ``blind``
 
     def _digest(self, kind: str, rid: str) -> str:
         assert self.memo is not None
@@ -413,27 +419,38 @@ class RowMemo:
         if name is not None and (found := self._read(name)) is not None:
             self.names[key] = name
             return found
-        h = hashlib.sha256(f"rows {ROWS_FORMAT}\n{self.memo[0]}\n{kind}\n{sep}\n".encode())
-        for rid in ids:
-            h.update(f"{rid} {self._digest(kind, rid)}\n".encode())
-        name = f"{h.hexdigest()}.html"
+        if self.blind:
+            # Named for this build alone, not by its rows' inputs: a later build takes
+            # the file only through its page state, for a page none of whose rows a
+            # change reaches (above), as it carries a first build's record pages over
+            # (alureg/pagereach.py). Working out 120,000 rows' digests took about
+            # 0.65 s of a cold build's CPU at 100,000 certificates.
+            name = f"first-{self.build}-{key}.html"
+        else:
+            h = hashlib.sha256(f"rows {ROWS_FORMAT}\n{self.memo[0]}\n{kind}\n{sep}\n".encode())
+            for rid in ids:
+                h.update(f"{rid} {self._digest(kind, rid)}\n".encode())
+            name = f"{h.hexdigest()}.html"
+            if (found := self._read(name)) is not None:
+                self.names[key] = name
+                return found
         self.names[key] = name
-        if (found := self._read(name)) is not None:
-            return found
         path = self.folder / name
         html = sep.join([ROW_MAKERS[kind](self.model, rid) for rid in ids])
         data = html.encode("utf-8")
         write_file(path, hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
+        self.used.add(name)
         return Markup(html)  # noqa: S704 (rendered by our template)
 
     def _read(self, name: str) -> Markup | None:
         """The kept rows in the file ``name``, if it is there and whole."""
         assert self.folder is not None
-        self.used.add(name)
         try:  # the first line: the SHA-256 of the rest, so that a file damaged since is not used
             check, _, kept = (self.folder / name).read_bytes().partition(b"\n")
             if hashlib.sha256(kept).hexdigest().encode() == check:
-                return Markup(kept.decode("utf-8"))  # noqa: S704 (rendered by our template, earlier)
+                found = Markup(kept.decode("utf-8"))  # noqa: S704 (rendered by our template, earlier)
+                self.used.add(name)  # a damaged file is not: ``save`` removes it
+                return found
         except (OSError, UnicodeDecodeError):
             pass
         return None
@@ -446,6 +463,15 @@ class RowMemo:
         for path in self.folder.iterdir():
             if path.name not in self.used:
                 path.unlink(missing_ok=True)
+
+
+def _holds_rows(folder: Path) -> bool:
+    """Whether ``folder`` holds any kept rows (``RowMemo``)."""
+    try:
+        with os.scandir(folder) as entries:
+            return any(entry.name.endswith(".html") for entry in entries)
+    except OSError:  # no such folder yet
+        return False
 
 
 DIRECTORY_PAGE = 1000  # rows on a page of the members or certificates directory

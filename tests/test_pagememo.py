@@ -215,6 +215,54 @@ def test_only_the_feeds_whose_entries_changed_are_made(scratch: Scratch, tmp_pat
         {p.relative_to(cold): p.read_bytes() for p in cold.rglob("*.xml")}
 
 
+def test_a_first_build_names_its_rows_without_their_digests(scratch: Scratch, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no kept rows to find, a build works out no row's digest and names its
+    files for itself; after one change the same day, the pages none of whose rows it
+    reaches take those files, through the page state, and the directories are a cold
+    build's. Pages of 4 rows (alureg/pages.py)."""
+    from alureg.caches import cache_dir
+
+    monkeypatch.setattr(pages, "DIRECTORY_PAGE", 4)
+    made: Counter[str] = Counter()
+    for kind, make in list(pages.ROW_MAKERS.items()):
+        def counting(model: SiteModel, rid: str, kind: str = kind, make: Any = make) -> str:
+            made[kind] += 1
+            return str(make(model, rid))
+        monkeypatch.setitem(pages.ROW_MAKERS, kind, counting)
+    digests = Counter[str]()
+    real = pages.page_digest
+
+    def digest(model: SiteModel, shared: str, fingerprints: dict[str, str], folder: str, rid: str) -> bytes:
+        digests[folder] += 1
+        return real(model, shared, fingerprints, folder, rid)
+    monkeypatch.setattr(pages, "page_digest", digest)
+    now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
+    out, cold = tmp_path / "out", tmp_path / "cold"
+    build(scratch.root, out, AT, now=now, use_cache=True)
+    everything = sum(made.values())
+    folder = cache_dir(out, "output") / "rows"
+    first = {p.name for p in folder.iterdir()}
+    assert digests == Counter() and len(first) > 10 and all(name.startswith("first-") for name in first)
+    made.clear()
+    scratch.change("certificates/CRT-000105.yaml", lambda d: d["scope"].update(description="Casthouse only."))
+    build(scratch.root, out, AT, now=now, use_cache=True)
+    assert sum(made.values()) == 3 * 4 < everything  # the page of its row and status entry, its holder's
+    assert 0 < sum(digests.values()) <= 3 * 4  # those pages' rows alone
+    build(scratch.root, cold, AT, now=now)
+    assert [p.read_bytes() for name in ("members", "certificates") for p in sorted(out.glob(f"{name}*/index.html"))] \
+        == [p.read_bytes() for name in ("members", "certificates") for p in sorted(cold.glob(f"{name}*/index.html"))]
+    now_kept = {p.name for p in folder.iterdir()}
+    assert len(first - now_kept) == 3 and len(now_kept - first) == 3  # the three pages' files replaced
+    damaged = sorted(now_kept & first)[0]  # a page the next change does not reach: its file is damaged
+    (folder / damaged).write_bytes(b"")
+    made.clear()
+    scratch.change("certificates/CRT-000105.yaml", lambda d: d["scope"].update(description="Casthouse again."))
+    build(scratch.root, out, AT, now=now, use_cache=True)
+    assert 3 * 4 < sum(made.values()) <= 4 * 4  # those three pages, and the damaged file's made again
+    assert damaged not in {p.name for p in folder.iterdir()}  # not left behind
+
+
 def test_directory_rows_are_kept_between_builds(scratch: Scratch, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """The rows of a directory page are kept with the caches, one file per page named by
@@ -232,7 +280,10 @@ def test_directory_rows_are_kept_between_builds(scratch: Scratch, tmp_path: Path
         monkeypatch.setitem(pages.ROW_MAKERS, kind, counting)
     now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
     out, cold = tmp_path / "out", tmp_path / "cold"
-    build(scratch.root, out, AT, now=now, use_cache=True)
+    # A first build names its files for itself (the test above); the next, on another
+    # day, makes every row again and names each file by its rows' inputs.
+    build(scratch.root, out, (dt.date.fromisoformat(AT) - dt.timedelta(days=1)).isoformat(), now=now,
+          use_cache=True)
     everything = sum(made.values())
     folder = cache_dir(out, "output") / "rows"
     kept = {p.name: p.read_bytes() for p in folder.iterdir()}
