@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from .outputs import carry_all, emit, live_bytes, reuse
+from .outputs import carry_all, emit, keeps_nothing, live_bytes, reuse
 from .pagereach import Page
 from .signing import KeyPair, canonical
 from .sitemodel import SiteModel
@@ -174,6 +174,8 @@ def write_snapshot(model: SiteModel, records: dict[str, dict[str, Any]], out: Pa
     roots = tree.roots
     claims = sorted(model.claims)
     carried = _carried(tree, roots, roots_before)
+    if keeps_nothing():  # no earlier output: a bundle's input digest would find nothing to keep
+        shared = None
     for cid in claims:
         if cid in carried:
             continue

@@ -234,7 +234,7 @@ def test_a_rebuild_works_out_only_the_pages_a_change_reaches(scratch: Scratch, t
     listed: list[int] = []  # the API lists' rows it made
     claims = len(list((scratch.root / "registry/claims").glob("*.yaml")))
     assert rebuild() == (0, claims)  # a first build keeps nothing: no page's inputs worked out
-    assert documents == [0]
+    assert documents == rows == bundled == [0]  # nor a document's, a directory row's or a bundle's
     day_before = dt.date.fromisoformat(AT) - dt.timedelta(days=1)
     build(scratch.root, out, day_before.isoformat(), now=now, use_cache=True)
     everything, closures = rebuild()  # another day: every page's inputs worked out again
