@@ -156,6 +156,17 @@ def counted_renders(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return rendered
 
 
+def counted_rows(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How many directory rows of each kind are made from now on."""
+    made: Counter[str] = Counter()
+    for kind, make in list(pages.ROW_MAKERS.items()):
+        def counting(model: SiteModel, rid: str, kind: str = kind, make: Any = make) -> str:
+            made[kind] += 1
+            return str(make(model, rid))
+        monkeypatch.setitem(pages.ROW_MAKERS, kind, counting)
+    return made
+
+
 def test_only_pages_that_read_a_changed_record_are_rendered(scratch: Scratch, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """After one certificate changes, the pages rendered again are exactly those whose
@@ -224,12 +235,7 @@ def test_a_first_build_names_its_rows_without_their_digests(scratch: Scratch, tm
     from alureg.caches import cache_dir
 
     monkeypatch.setattr(pages, "DIRECTORY_PAGE", 4)
-    made: Counter[str] = Counter()
-    for kind, make in list(pages.ROW_MAKERS.items()):
-        def counting(model: SiteModel, rid: str, kind: str = kind, make: Any = make) -> str:
-            made[kind] += 1
-            return str(make(model, rid))
-        monkeypatch.setitem(pages.ROW_MAKERS, kind, counting)
+    made = counted_rows(monkeypatch)
     digests = Counter[str]()
     real = pages.page_digest
 
@@ -272,12 +278,7 @@ def test_directory_rows_are_kept_between_builds(scratch: Scratch, tmp_path: Path
     from alureg.caches import cache_dir
 
     monkeypatch.setattr(pages, "DIRECTORY_PAGE", 4)
-    made: Counter[str] = Counter()
-    for kind, make in list(pages.ROW_MAKERS.items()):
-        def counting(model: SiteModel, rid: str, kind: str = kind, make: Any = make) -> str:
-            made[kind] += 1
-            return str(make(model, rid))
-        monkeypatch.setitem(pages.ROW_MAKERS, kind, counting)
+    made = counted_rows(monkeypatch)
     now = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
     out, cold = tmp_path / "out", tmp_path / "cold"
     # A first build names its files for itself (the test above); the next, on another
