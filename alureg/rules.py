@@ -547,7 +547,6 @@ class Remembered:
     files: dict[str, tuple[int, int, int, str]]  # the record files as the check read them
     before: Before | None = None
     scope: Scope | None = None
-    kept: dict[str, tuple[str, Keys]] | None = None  # what a full run's cache keeps of each file (``prepare``)
 
     def plan(self, ctx: Context) -> None:
         """Read the cache and narrow ``ctx`` to the records a change reaches."""
@@ -558,20 +557,20 @@ class Remembered:
         ctx.only = None if self.scope is None else self.scope.subjects
         ctx.__dict__.pop("_mine", None)
 
-    def prepare(self, ctx: Context) -> None:
-        """For a run over every record: work out what the cache will keep of each file
-        before the findings are known (``run_rules`` does it while its workers run:
-        0.43 s of a cold check's 0.9 s in ``keep`` at 100,000 certificates)."""
-        if self.before is None or self.scope is None:
-            self.kept = files_now(self.files, ctx.registry.records, ctx.valid)
+    def files_now(self, ctx: Context) -> dict[str, tuple[str, Keys]]:
+        """What a run over every record saves of each file: it needs no finding, so
+        ``run_rules`` works it out while its workers run (0.43 s of a cold check's 0.9 s
+        in ``keep`` at 100,000 certificates)."""
+        return files_now(self.files, ctx.registry.records, ctx.valid)
 
-    def keep(self, ctx: Context, found: list[list[Finding]]) -> list[list[Finding]]:
+    def keep(self, ctx: Context, found: list[list[Finding]],
+             files: dict[str, tuple[str, Keys]] | None = None) -> list[list[Finding]]:
         """Every rule's findings, the earlier ones out of scope with this run's; saved
-        for the next check unless nothing changed."""
+        for the next check unless nothing changed. ``files``: ``files_now``, if the
+        caller worked it out (a run over every record)."""
         before, scope = self.before, self.scope
         if before is None or scope is None:
-            files = self.kept if self.kept is not None else files_now(self.files, ctx.registry.records, ctx.valid)
-            self.kept = None
+            files = files if files is not None else self.files_now(ctx)
         else:
             whole = {n for n, (_, fn) in enumerate(RULES) if fn in WHOLE}
             found = carried(before, scope, found, whole)
@@ -609,13 +608,13 @@ def run_rules(ctx: Context, workers: int | None = None, meanwhile: Callable[[], 
             pending = pool.map(_run_group, groups)  # submitted at once
             if meanwhile is not None:
                 meanwhile()
-            if remembered is not None:
-                remembered.prepare(ctx)
+            # Every record's: with ``remembered``, the rules run in workers only in full (``plan``).
+            saved = remembered.files_now(ctx) if remembered is not None else None
             results = list(pending)
     finally:
         _CONTEXT = None
     found = _merged(ctx.registry.records, groups, results)
-    return _flat(remembered.keep(ctx, found) if remembered is not None else found)
+    return _flat(remembered.keep(ctx, found, saved) if remembered is not None else found)
 
 
 def _flat(found: list[list[Finding]]) -> list[Finding]:

@@ -240,7 +240,7 @@ def test_a_damaged_rules_cache_runs_the_rules_in_full(tmp_path: Path, monkeypatc
 
 def test_rules_in_workers_keep_the_cache_a_run_here_keeps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A full run with the rules in workers works out what the cache keeps of each file
-    while they run (``Remembered.prepare``, not after their findings come back), and
+    while they run (``Remembered.files_now``, not after their findings come back), and
     saves the cache byte for byte as a run in this process does."""
     from alureg.caches import cache_dir
 
