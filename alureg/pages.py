@@ -393,7 +393,9 @@ class RowMemo:
         # No kept rows at all (a first build, or the caches emptied): a digest could
         # find none, so none is worked out (``joined``).
         self.blind = folder is not None and memo is not None and not _holds_rows(folder)
-        self.build = secrets.token_hex(8)  # names this build's files when ``blind``
+        # Names this build's files when ``blind``: random, so that a blind build that
+        # fails before its swap cannot write over a file the live page state names.
+        self.build = secrets.token_hex(8)
 
     def _digest(self, kind: str, rid: str) -> str:
         assert self.memo is not None

@@ -226,6 +226,11 @@ def test_only_the_feeds_whose_entries_changed_are_made(scratch: Scratch, tmp_pat
         {p.relative_to(cold): p.read_bytes() for p in cold.rglob("*.xml")}
 
 
+def _directories(folder: Path) -> list[bytes]:
+    """The members' and certificates' directory pages of an output."""
+    return [p.read_bytes() for name in ("members", "certificates") for p in sorted(folder.glob(f"{name}*/index.html"))]
+
+
 def test_a_first_build_names_its_rows_without_their_digests(scratch: Scratch, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """With no kept rows to find, a build works out no row's digest and names its
@@ -256,8 +261,7 @@ def test_a_first_build_names_its_rows_without_their_digests(scratch: Scratch, tm
     assert sum(made.values()) == 3 * 4 < everything  # the page of its row and status entry, its holder's
     assert 0 < sum(digests.values()) <= 3 * 4  # those pages' rows alone
     build(scratch.root, cold, AT, now=now)
-    assert [p.read_bytes() for name in ("members", "certificates") for p in sorted(out.glob(f"{name}*/index.html"))] \
-        == [p.read_bytes() for name in ("members", "certificates") for p in sorted(cold.glob(f"{name}*/index.html"))]
+    assert _directories(out) == _directories(cold)
     now_kept = {p.name for p in folder.iterdir()}
     assert len(first - now_kept) == 3 and len(now_kept - first) == 3  # the three pages' files replaced
     damaged = sorted(now_kept & first)[0]  # a page the next change does not reach: its file is damaged
@@ -290,10 +294,6 @@ def test_directory_rows_are_kept_between_builds(scratch: Scratch, tmp_path: Path
     kept = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert len(kept) > 10 and all(p.endswith(".html") for p in kept)
 
-    def directories(folder: Path) -> list[bytes]:
-        return [p.read_bytes() for name in ("members", "certificates")
-                for p in sorted(folder.glob(f"{name}*/index.html"))]
-
     def damage(text: bytes) -> None:
         for name in kept:
             if (folder / name).exists():
@@ -319,7 +319,7 @@ def test_directory_rows_are_kept_between_builds(scratch: Scratch, tmp_path: Path
         build(scratch.root, out, AT, now=now, use_cache=True)
         assert expected(sum(made.values())), (n, sum(made.values()), everything)
         build(scratch.root, cold, AT, now=now)
-        assert directories(out) == directories(cold)
+        assert _directories(out) == _directories(cold)
         # The files of the pages the change made anew replace those of their old rows.
         now_kept = {p.name for p in folder.iterdir()}
         assert len(now_kept) == len(kept) and len(now_kept - set(kept)) == 3
