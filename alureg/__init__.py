@@ -6,6 +6,11 @@ concept: ``loading`` (strict YAML), ``schema``, ``signing`` (eddsa-jcs-2022),
 ``check`` (one pass over everything), ``publish``, ``cli``.
 """
 
+# ruff: noqa: E402 (the compiled modules' folder goes on the path before they are imported)
+from . import native
+
+native.use(__path__)  # compiled modules, if made from the sources as they are (alureg/native.py)
+
 from .check import CheckResult, check
 from .config import Config, load_config
 from .errors import AluregError

@@ -28,6 +28,8 @@ from typing import Any
 
 import yaml
 
+from .nodeloader import NodeLoader
+
 MAX_FILE_BYTES = 1 << 20  # 1 MiB: a large certificate is a few KiB.
 MAX_DEPTH = 32  # records nest about 5 levels deep.
 MAX_SAFE_INT = 2**53 - 1  # beyond this, JavaScript verifiers lose precision.
@@ -272,20 +274,6 @@ _HAS_LIBYAML = getattr(yaml, "__with_libyaml__", False)
 _DEEP = "\n" + " " * 48  # a line indented this far could nest too deep
 
 
-class _NodeLoader(getattr(yaml, "CBaseLoader", object)):  # type: ignore[misc]
-    """libyaml's parser and composer without tag resolution: we type scalars ourselves
-    from their style, so the per-node call back into Python's resolver is skipped."""
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        return ""
-
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        pass
-
-    def ascend_resolver(self) -> None:
-        pass
-
-
 class _Slow(Exception):
     """The fast path cannot be sure: read the file with the event-stream builder."""
 
@@ -352,7 +340,7 @@ def _fast_load(text: str, positions: dict[Path_, tuple[int, int]] | None = None)
     its place: the event builder took 0.46 ms a file, 3.7 s for 8,000 warnings)."""
     if not _HAS_LIBYAML or not _plain_shallow(text) or "-\t" in text:
         return None
-    loader = _NodeLoader(text)
+    loader = NodeLoader(text)
     try:
         root = loader.get_single_node()
         if root is None or root.__class__ is not yaml.MappingNode:
@@ -378,7 +366,7 @@ def node_start(text: str, where: Path_) -> tuple[int, int] | None:
     in a cold check of 220,000 records)."""
     if not _HAS_LIBYAML:
         return None
-    loader = _NodeLoader(text)
+    loader = NodeLoader(text)
     node: Any
     try:
         node = loader.get_single_node()

@@ -136,16 +136,19 @@ def code_copies(parent: Path) -> list[Path]:
     release. Every cache keyed by the code (the check cache, the record pages, the
     claims' bundles) then misses, while the output and its manifests are kept. `python
     build.py` imports the alureg beside it (the script's folder comes first); the npm
-    packages are linked, not copied."""
+    packages are linked, not copied. Each copy's modules are compiled as ``make``
+    compiles the repository's (alureg/native.py), before anything is timed."""
     copies = []
     for name in ("a", "b"):
         copy = parent / f"code-{name}"
         shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(
-            ".git", ".venv", "node_modules", "__pycache__", "*.egg-info", ".ruff_cache", ".mypy_cache"))
+            ".git", ".venv", "node_modules", "__pycache__", "*.egg-info", ".ruff_cache", ".mypy_cache", "build"))
         if (REPO / "node_modules").is_dir():
             (copy / "node_modules").symlink_to(REPO / "node_modules")
         with (copy / "alureg" / "__init__.py").open("a", encoding="utf-8") as f:
             f.write(f"# bench/scale_bench.py: code copy {name}\n")
+        subprocess.run([PY, "-c", "import alureg.native; alureg.native.main()"], cwd=copy, check=True,
+                       stdout=subprocess.DEVNULL)
         copies.append(copy)
     return copies
 
