@@ -5,7 +5,7 @@ Why: a cold check at 100,000 certificates is bound by its two workers' CPU, and 
 a tenth of it was the Python of ``loading``, ``signing`` and ``trust`` (yaml-rs's
 output settled and its strings shared, the proofs' glue around libsodium); a rebuild
 goes over every record in ``status``, ``sitemodel`` and ``rulecache``. Compiled, a
-cold check takes about a tenth less CPU (docs/adr/0012-scale.md, twenty-sixth
+cold check took about 7 % less user CPU (docs/adr/0012-scale.md, twenty-sixth
 session). No code is written by hand for it: mypyc compiles the modules as they are.
 Left out: modules whose tests spy on their calls (a compiled module calls its
 neighbours directly), frozen dataclasses (their pickles fail), classes that keep a
