@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 venv: $(STAMP)
 
 # The modules that go over every record, compiled by mypyc (alureg/native.py):
-# quick when done, since the folder is named after the sources (about 10 s otherwise).
+# quick when done, since the folder is named after the sources (about 12 s otherwise).
 native: $(STAMP)
 	$(PY) -c 'import alureg.native; alureg.native.main()'
 
