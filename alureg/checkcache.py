@@ -55,7 +55,7 @@ from typing import Any
 
 import orjson
 
-from . import schema
+from . import native, schema
 from .findings import Finding
 from .records import Kind
 
@@ -71,9 +71,9 @@ _LIBRARIES = ("PyYAML", "yaml-rs", "jsonschema", "jsonschema-rs", "orjson", "rfc
 @cache
 def code_digest() -> str:
     """What the per-record results depend on besides the record and the trust list."""
-    package = Path(__file__).resolve().parent
     h = hashlib.sha256(f"format {FORMAT}\n{sys.version}\nmarshal {marshal.version}\n".encode())
-    for path in sorted(package.glob("*.py")) + sorted(schema.SCHEMA_DIR.glob("*.json")):
+    h.update(f"modules {native.package_digest()}\n".encode())  # every module, read once at the package's import
+    for path in sorted(schema.SCHEMA_DIR.glob("*.json")):
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     for name in _LIBRARIES:
         try:

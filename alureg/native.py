@@ -2,24 +2,26 @@
 typed sources, and used only while those sources are as they were compiled.
 
 Why: a cold check at 100,000 certificates is bound by its two workers' CPU, and about
-a tenth of it was the Python of ``loading``, ``signing`` and ``trust`` (yaml-rs's
-output settled and its strings shared, the proofs' glue around libsodium); a rebuild
-goes over every record in ``status``, ``sitemodel`` and ``rulecache``. Compiled, a
-cold check took about 7 % less user CPU (docs/adr/0012-scale.md, twenty-sixth
-session). No code is written by hand for it: mypyc compiles the modules as they are.
+8 % of it was the Python of ``loading``, ``signing`` and ``trust`` (yaml-rs's output
+settled and its strings shared, the proofs' glue around libsodium); ``rulecache``,
+``status`` and ``sitemodel`` go over every record in the check's rules and in a build.
+Compiled, the six took about 7 % of a cold check's user CPU (the last three 0.5-0.9 s
+of its wall time; docs/adr/0012-scale.md, twenty-sixth session). No code is written
+by hand for it: mypyc compiles the modules as they are.
 Left out: modules whose tests spy on their calls (a compiled module calls its
 neighbours directly), frozen dataclasses (their pickles fail), classes that keep a
 ``cached_property`` (no ``__dict__``) and the build's orchestration.
 
 How: ``make native`` (``native.main``, a step of every target that runs the code)
-compiles ``COMPILED`` into build/native/<digest>/, where the digest is of every source
-of the package: any edit
-to any module names another folder, so code compiled from older sources is never
-imported (the package runs as plain Python until ``make`` compiles again). The
-package puts the folder first on its ``__path__`` when it holds a complete build
-(alureg/__init__.py); ALUREG_NATIVE=0 keeps to plain Python (the tests compare the
-two). A compiled module has no ``__file__`` in the package's folder, so none of
-``COMPILED`` may use its own (tests/test_native.py).
+compiles ``COMPILED`` into build/native/<digest>/, where the digest is of every module
+of the package (``package_digest``; the caches' ``checkcache.code_digest`` takes it
+too, so a process reads the modules once). Any edit to any module names another
+folder, so code compiled from older sources is never imported: the package runs as
+plain Python until ``make`` compiles again. The package puts the folder first on its
+``__path__`` when it holds a complete build (alureg/__init__.py); ALUREG_NATIVE=0
+keeps to plain Python (the tests compare the two). A compiled module has no
+``__file__`` in the package's folder, so none of ``COMPILED`` may use its own
+(tests/test_native.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import os
 import shutil
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 COMPILED = ("loading", "signing", "trust", "rulecache", "status", "sitemodel")
@@ -37,8 +40,8 @@ NATIVE_DIR = PACKAGE.parent / "build" / "native"  # beside the package (an edita
 COMPLETE = "complete"  # written last: a folder without it was cut short
 
 
-def sources_digest(package: Path = PACKAGE) -> str:
-    """Of every module of the package and the interpreter's version: compiled code
+def modules_digest(package: Path) -> str:
+    """Of every module of ``package`` and the interpreter's version: compiled code
     knows the types of what it imports, so an edit anywhere may make it wrong."""
     h = hashlib.sha256(f"{sys.implementation.cache_tag} {sys.version}\n".encode())
     for path in sorted(package.glob("*.py")):
@@ -46,8 +49,14 @@ def sources_digest(package: Path = PACKAGE) -> str:
     return h.hexdigest()[:24]
 
 
+@cache
+def package_digest() -> str:
+    """``modules_digest`` of this package, worked out once a process (at its import)."""
+    return modules_digest(PACKAGE)
+
+
 def native_folder() -> Path:
-    return NATIVE_DIR / sources_digest()
+    return NATIVE_DIR / package_digest()
 
 
 def use(path: list[str]) -> Path | None:

@@ -82,11 +82,11 @@ def test_the_sources_as_they_are_name_the_folder(tmp_path: Path) -> None:
     folder: compiled code knows the types of what it imports."""
     copy = tmp_path / "alureg"
     shutil.copytree(native.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    before = native.sources_digest(copy)
-    assert before == native.sources_digest(native.PACKAGE)
+    before = native.modules_digest(copy)
+    assert before == native.package_digest()
     findings = copy / "findings.py"  # not compiled, but imported by them
     findings.write_text(findings.read_text(encoding="utf-8") + "\n", encoding="utf-8")
-    assert native.sources_digest(copy) != before
+    assert native.modules_digest(copy) != before
 
 
 def test_a_folder_cut_short_or_switched_off_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,3 +107,21 @@ def test_no_compiled_module_looks_for_files_beside_itself() -> None:
     """A compiled module's ``__file__`` is in build/native/, not in the package."""
     for name in native.COMPILED:
         assert "__file__" not in (native.PACKAGE / f"{name}.py").read_text(encoding="utf-8"), name
+
+
+def test_the_caches_are_keyed_by_the_same_digest_of_every_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``checkcache.code_digest`` (the check cache, the build memo, every page's
+    inputs) takes the package's digest instead of reading the modules again: an edit
+    to any module still misses every cache."""
+    from alureg import checkcache
+
+    checkcache.code_digest.cache_clear()
+    try:
+        before = checkcache.code_digest()
+        monkeypatch.setattr(native, "package_digest", lambda: "an edited module")
+        checkcache.code_digest.cache_clear()
+        assert checkcache.code_digest() != before
+    finally:
+        monkeypatch.undo()
+        checkcache.code_digest.cache_clear()
+    assert checkcache.code_digest() == before
