@@ -34,7 +34,8 @@ from .findings import Finding, Severity
 from .forked import can_fork
 from .records import KIND_FILES, Kind, Record, Registry, read_record, record_names
 from .rollback import rollback_findings
-from .rules import Context, Remembered, RulesBeside, rule_cache, run_rules
+from .rulerun import Remembered, RulesBeside, rule_cache, run_rules
+from .rules import Context
 from .signing import SigningError, canonical, sorted_json_is_jcs
 from .trust import TrustList, pinned_root_problems, verify_record
 

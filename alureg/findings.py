@@ -108,6 +108,11 @@ class Finding:
         """Its fields as a tuple (``Finding(*row)`` makes it again): for marshal."""
         return self.path, self.line, self.col, self.code, self.message
 
+    def __reduce__(self) -> tuple[type[Finding], tuple[str, int, int, str, str]]:
+        # Pickled as its fields: a compiled frozen dataclass (alureg/native.py) cannot
+        # be unpickled field by field, and the row is smaller anyway.
+        return Finding, self.row()
+
     def text(self) -> str:
         prefix = "warning: " if self.severity is Severity.WARNING else ""
         return f"{self.path}:{self.line}:{self.col}: {self.code} {prefix}{self.message}"

@@ -6,11 +6,15 @@ Why: a cold check at 100,000 certificates is bound by its two workers' CPU, and 
 settled and its strings shared, the proofs' glue around libsodium); ``rulecache``,
 ``status`` and ``sitemodel`` go over every record in the check's rules and in a build.
 Compiled, the six took about 7 % of a cold check's user CPU (the last three 0.5-0.9 s
-of its wall time; docs/adr/0012-scale.md, twenty-sixth session). No code is written
-by hand for it: mypyc compiles the modules as they are.
-Left out: modules whose tests spy on their calls (a compiled module calls its
-neighbours directly), frozen dataclasses (their pickles fail), classes that keep a
-``cached_property`` (no ``__dict__``) and the build's orchestration.
+of its wall time; docs/adr/0012-scale.md, twenty-sixth session). The check's own
+modules (``check``, ``records``, ``checkcache``), the rules (``rules``, with
+``findings``, ``lookalike`` and ``dates``) took a cold check 1-3 s further (twenty-
+seventh session). No code is written by hand for it: mypyc compiles the modules as
+they are.
+Left out: the build's orchestration (``publish``, ``rulerun``: the tests spy on their
+calls, and a compiled module calls its compiled neighbours directly), modules that
+look for files beside themselves (``schema``) and the rest, whose Python is not on
+every record's path.
 
 How: ``make native`` (``native.main``, a step of every target that runs the code)
 compiles ``COMPILED`` into build/native/<digest>/, where the digest is of every module
@@ -34,7 +38,8 @@ import sys
 from functools import cache
 from pathlib import Path
 
-COMPILED = ("loading", "signing", "trust", "rulecache", "status", "sitemodel")
+COMPILED = ("loading", "signing", "trust", "rulecache", "status", "sitemodel", "check", "records", "checkcache",
+            "rules", "findings", "lookalike", "dates")  # compiled together: their calls to each other are direct
 PACKAGE = Path(__file__).resolve().parent
 NATIVE_DIR = PACKAGE.parent / "build" / "native"  # beside the package (an editable install: the repository)
 COMPLETE = "complete"  # written last: a folder without it was cut short
@@ -99,11 +104,34 @@ def build() -> Path:
         shutil.copy2(so, staged / so.relative_to(work))
     (staged / COMPLETE).write_text("".join(f"{so.relative_to(work)}\n" for so in sorted(built)))
     shutil.rmtree(work)
-    for old in NATIVE_DIR.iterdir():  # other sources' builds, and what a killed one left
-        if old != staged:
-            shutil.rmtree(old, ignore_errors=True)
-    staged.rename(folder)
+    clear_others(keep={staged, folder})
+    try:
+        staged.rename(folder)
+    except OSError:  # another ``make native`` of the same sources finished first
+        shutil.rmtree(staged, ignore_errors=True)
     return folder
+
+
+def clear_others(keep: set[Path]) -> None:
+    """Remove other sources' builds and what a killed compile left, but not the
+    scratch folders of a compile still running (two ``make`` at once in one checkout)."""
+    for old in NATIVE_DIR.iterdir():
+        if old not in keep and not _running(old.name):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _running(name: str) -> bool:
+    """Whether ``name`` is the scratch folder (work-<pid>, staged-<pid>) of a live process."""
+    kind, _, pid = name.partition("-")
+    if kind not in ("work", "staged") or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def main() -> None:

@@ -7,22 +7,15 @@ The scheme's facts behind them are in ../shared/domain.md.
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from functools import cached_property
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from .dates import add_years, parse_date
 from .findings import Finding
-from .forked import Forked, can_fork
 from .lookalike import imitations
 from .records import Kind, Record, Registry
-from .rulecache import Before, Keys, RuleCache, Scope, carried, files_now, reach
 from .status import StatusIndex, certificate_status, history_at, member_status
 
 MUST_CERTIFY = frozenset({"production-and-transformation", "industrial-users"})
@@ -34,7 +27,7 @@ FIRST = {Kind.CERTIFICATE: ("active", "issued"), Kind.CLAIM: ("approved", "appro
          Kind.MEMBER: ("active", "joined")}
 
 
-@dataclass
+@dataclass(slots=True)
 class Context:
     registry: Registry
     valid: list[Record]  # records that passed their schema
@@ -42,6 +35,21 @@ class Context:
     # The records the rules report on, by id(): an incremental run's (alureg/rulecache.py).
     # None: every record. Rules read every record; they report only on these.
     only: AbstractSet[int] | None = None
+    # Worked out when first asked (fields, not cached_property: the class is compiled,
+    # alureg/native.py, and a compiled class has no __dict__ to cache in).
+    _mine_found: dict[Kind, list[Record]] | None = field(default=None, init=False, repr=False, compare=False)
+    _by_kind_found: dict[Kind, list[Record]] | None = field(default=None, init=False, repr=False, compare=False)
+    _ids_found: dict[str, Record] | None = field(default=None, init=False, repr=False, compare=False)
+    _valid_by_id_found: dict[Kind, dict[str, Record]] | None = field(default=None, init=False, repr=False,
+                                                                     compare=False)
+    _index_found: StatusIndex | None = field(default=None, init=False, repr=False, compare=False)
+    _versions_found: dict[tuple[str, str], dict[str, Any]] | None = field(default=None, init=False, repr=False,
+                                                                          compare=False)
+
+    def narrow(self, only: AbstractSet[int] | None) -> None:
+        """Report on ``only`` from now on (None: every record)."""
+        self.only = only
+        self._mine_found = None
 
     def mine(self, kind: Kind) -> list[Record]:
         """The valid records of one kind that the rules report on."""
@@ -55,61 +63,77 @@ class Context:
     def is_mine(self, r: Record) -> bool:
         return self.only is None or id(r) in self.only
 
-    @cached_property
+    @property
     def _mine(self) -> dict[Kind, list[Record]]:
-        only = self.only
-        if only is None:
-            return self._by_kind
-        return {kind: [r for r in records if id(r) in only] for kind, records in self._by_kind.items()}
+        if self._mine_found is None:
+            only = self.only
+            self._mine_found = self._by_kind if only is None else {
+                kind: [r for r in records if id(r) in only] for kind, records in self._by_kind.items()}
+        return self._mine_found
 
-    @cached_property
+    @property
     def _by_kind(self) -> dict[Kind, list[Record]]:
-        out: dict[Kind, list[Record]] = {k: [] for k in Kind}
-        for r in self.valid:
-            out[r.kind].append(r)
-        return out
+        if self._by_kind_found is None:
+            out: dict[Kind, list[Record]] = {k: [] for k in Kind}
+            for r in self.valid:
+                out[r.kind].append(r)
+            self._by_kind_found = out
+        return self._by_kind_found
 
     def of(self, kind: Kind) -> list[Record]:
         """Valid records of one kind, in registry order (one pass for all kinds)."""
         return self._by_kind[kind]
 
-    @cached_property
+    @property
     def ids(self) -> dict[str, Record]:
         """Every loaded record with an id, valid or not: a reference to a record that
         exists but is broken is not dangling (its own findings say what is wrong)."""
-        out: dict[str, Record] = {}
-        for r in self.registry.records:
-            out.setdefault(r.id, r)
-        return out
+        if self._ids_found is None:
+            out: dict[str, Record] = {}
+            for r in self.registry.records:
+                out.setdefault(r.id, r)
+            self._ids_found = out
+        return self._ids_found
 
     def valid_by_id(self, kind: Kind) -> dict[str, Record]:
         return self._valid_by_id[kind]
 
-    @cached_property
+    @property
     def _valid_by_id(self) -> dict[Kind, dict[str, Record]]:
-        out: dict[Kind, dict[str, Record]] = {}
-        for kind, records in self._by_kind.items():
-            found: dict[str, Record] = {}
-            for r in records:
-                found.setdefault(r.id, r)
-            out[kind] = found
-        return out
+        if self._valid_by_id_found is None:
+            out: dict[Kind, dict[str, Record]] = {}
+            for k, records in self._by_kind.items():
+                found: dict[str, Record] = {}
+                for r in records:
+                    found.setdefault(r.id, r)
+                out[k] = found
+            self._valid_by_id_found = out
+        return self._valid_by_id_found
 
-    @cached_property
+    def work_out(self) -> None:
+        """Work out what every rule looks up, once: before a fork, so that each worker
+        shares it rather than making its own."""
+        for _ in (self.ids, self._by_kind, self._valid_by_id, self.index, self.versions):
+            pass
+
+    @property
     def index(self) -> StatusIndex:
-        return StatusIndex.build(
-            (r.data for r in self.of(Kind.MEMBER)), (r.data for r in self.of(Kind.CERTIFICATE))
-        )
+        if self._index_found is None:
+            self._index_found = StatusIndex.build(
+                (r.data for r in self.of(Kind.MEMBER)), (r.data for r in self.of(Kind.CERTIFICATE)))
+        return self._index_found
 
-    @cached_property
+    @property
     def versions(self) -> dict[tuple[str, str], dict[str, Any]]:
         """The standards catalogue as (standard, version) -> version entry."""
-        out: dict[tuple[str, str], dict[str, Any]] = {}
-        for r in self.of(Kind.STANDARDS):
-            for std in r.data["standards"]:
-                for v in std["versions"]:
-                    out[(std["id"], v["version"])] = v
-        return out
+        if self._versions_found is None:
+            out: dict[tuple[str, str], dict[str, Any]] = {}
+            for r in self.of(Kind.STANDARDS):
+                for std in r.data["standards"]:
+                    for v in std["versions"]:
+                        out[(std["id"], v["version"])] = v
+            self._versions_found = out
+        return self._versions_found
 
 
 Rule = Callable[[Context], Iterator[Finding]]
@@ -223,11 +247,11 @@ def supersession(ctx: Context) -> Iterator[Finding]:
         old = certs.get(old_id)
         if old is None:
             continue
-        for field in ("holder", "standard"):
-            if old.data[field] != r.data[field]:
+        for name in ("holder", "standard"):
+            if old.data[name] != r.data[name]:
                 yield r.finding(
                     "REF005",
-                    f"supersedes {old_id}, whose {field} is {old.data[field]}, not {r.data[field]}",
+                    f"supersedes {old_id}, whose {name} is {old.data[name]}, not {r.data[name]}",
                     "supersedes",
                 )
         if r.data["valid_from"] <= old.data["valid_from"]:
@@ -499,162 +523,3 @@ def no_look_alike_names(ctx: Context) -> Iterator[Finding]:
         yield records[found.record_id].finding(
             "RUL014", f"name {found.name!r} looks like {found.like_id}'s {found.like_name!r}: "
             f"{'; '.join(found.characters)}", "name")
-
-
-PARALLEL_FROM = 3000  # valid records; below this, forking costs more than the rules
-GROUPS = 4  # rules are dealt into this many groups, taken by the workers as they come free
-
-_CONTEXT: Context | None = None  # read by forked workers
-
-
-Group = tuple[list[list[Finding]], dict[int, dict[str, list[int]]]]  # a group's findings and positions
-
-
-def _run_on(ctx: Context, numbers: list[int]) -> Group:
-    """Run the rules ``numbers`` (indices into RULES) on an inherited context: their
-    findings, and the positions they located that the parent does not have (by the
-    record's index in the registry: ``Record.located`` is kept by the check cache)."""
-    records = ctx.registry.records
-    before = [len(r.located) if r.located else 0 for r in records]
-    found = [list(RULES[n][1](ctx)) for n in numbers]
-    located = {k: r.located for k, r in enumerate(records) if r.located and len(r.located) != before[k]}
-    return found, located
-
-
-def _run_group(numbers: list[int]) -> Group:
-    assert _CONTEXT is not None
-    return _run_on(_CONTEXT, numbers)
-
-
-def _merged(records: list[Record], groups: list[list[int]], results: list[Group]) -> list[list[Finding]]:
-    """The groups' findings rule by rule, in RULES order; their positions put on the
-    parent's records."""
-    by_rule: dict[int, list[Finding]] = {}
-    for numbers, (found, located) in zip(groups, results, strict=True):
-        by_rule.update(zip(numbers, found, strict=True))
-        for k, places in located.items():
-            records[k].located = {**(records[k].located or {}), **places}
-    return [by_rule[n] for n in range(len(RULES))]
-
-
-@dataclass
-class Remembered:
-    """The rules' cache of a check (alureg/rulecache.py) and what it said: ``before``,
-    the last check's findings (None: none usable); ``scope``, what this run reports on
-    (None: every record)."""
-
-    cache: RuleCache
-    files: dict[str, tuple[int, int, int, str]]  # the record files as the check read them
-    before: Before | None = None
-    scope: Scope | None = None
-
-    def plan(self, ctx: Context) -> None:
-        """Read the cache and narrow ``ctx`` to the records a change reaches."""
-        self.before = self.cache.load()
-        self.scope = None if self.before is None else reach(
-            self.before, self.files, ctx.registry.records, ctx.of(Kind.CERTIFICATE), ctx.of(Kind.CLAIM),
-            ctx.of(Kind.MEMBER))
-        ctx.only = None if self.scope is None else self.scope.subjects
-        ctx.__dict__.pop("_mine", None)
-
-    def files_now(self, ctx: Context) -> dict[str, tuple[str, Keys]]:
-        """What a run over every record saves of each file: it needs no finding, so
-        ``run_rules`` works it out while its workers run (0.43 s of a cold check's 0.9 s
-        in ``keep`` at 100,000 certificates)."""
-        return files_now(self.files, ctx.registry.records, ctx.valid)
-
-    def keep(self, ctx: Context, found: list[list[Finding]],
-             files: dict[str, tuple[str, Keys]] | None = None) -> list[list[Finding]]:
-        """Every rule's findings, the earlier ones out of scope with this run's; saved
-        for the next check unless nothing changed. ``files``: ``files_now``, if the
-        caller worked it out (a run over every record)."""
-        before, scope = self.before, self.scope
-        if before is None or scope is None:
-            files = files if files is not None else self.files_now(ctx)
-        else:
-            whole = {n for n, (_, fn) in enumerate(RULES) if fn in WHOLE}
-            found = carried(before, scope, found, whole)
-            if not scope.dropped:
-                return found  # the cache holds these already
-            files = scope.files(before)
-        self.cache.save(files, found)
-        return found
-
-
-def rule_cache(path: Path, context: str, files: dict[str, tuple[int, int, int, str]]) -> Remembered:
-    return Remembered(RuleCache(path, context, [code for code, _ in RULES]), files)
-
-
-def run_rules(ctx: Context, workers: int | None = None, meanwhile: Callable[[], None] | None = None,
-              remembered: Remembered | None = None) -> list[Finding]:
-    """Every rule's findings, in RULES order. A large registry's rules run in forked
-    workers, one per core (20-odd rules over 220,000 records took 5 s on one core),
-    each on the context as the parent built it, unless ``remembered`` narrows them to
-    what changed (then in this process). ``meanwhile``: work for this process while
-    the workers run (only when there are workers)."""
-    workers = workers or os.cpu_count() or 1
-    if remembered is not None:
-        remembered.plan(ctx)
-    if workers == 1 or len(ctx.valid) < PARALLEL_FROM or not can_fork() or ctx.only is not None:
-        found = [list(fn(ctx)) for _, fn in RULES]
-        return _flat(remembered.keep(ctx, found) if remembered is not None else found)
-    global _CONTEXT
-    for shared in ("ids", "_by_kind", "_valid_by_id", "index", "versions"):  # made once, before the fork
-        getattr(ctx, shared)
-    groups = [list(range(g, len(RULES), GROUPS)) for g in range(GROUPS)]
-    _CONTEXT = ctx
-    try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            pending = pool.map(_run_group, groups)  # submitted at once
-            if meanwhile is not None:
-                meanwhile()
-            # Every record's: with ``remembered``, the rules run in workers only in full (``plan``).
-            saved = remembered.files_now(ctx) if remembered is not None else None
-            results = list(pending)
-    finally:
-        _CONTEXT = None
-    found = _merged(ctx.registry.records, groups, results)
-    return _flat(remembered.keep(ctx, found, saved) if remembered is not None else found)
-
-
-def _flat(found: list[list[Finding]]) -> list[Finding]:
-    return [f for rows in found for f in rows]
-
-
-
-
-class RulesBeside:
-    """Every rule's findings, made by one forked process while the caller goes on (a
-    build writes the site meanwhile and publishes it only if the rules find nothing
-    fatal: alureg/publish.py); a small registry's, at once. ``findings`` waits for
-    them, ``stop`` kills the process (the caller failed first)."""
-
-    def __init__(self, ctx: Context, after: Callable[[], None], remembered: Remembered | None = None) -> None:
-        """``after``: run where the rules ran, once they have (the check cache is saved
-        there with the positions they located). ``remembered``: the rules' cache."""
-        self.records = ctx.registry.records
-        self.forked: Forked[Group] | None = None
-        self.done: list[Finding] | None = None
-        if len(ctx.valid) < PARALLEL_FROM or not can_fork():
-            self.done = run_rules(ctx, workers=1, remembered=remembered)
-            after()
-        else:  # its indexes are made there, not here: this process goes on at once
-            def job() -> Group:
-                if remembered is not None:
-                    remembered.plan(ctx)
-                found, located = _run_on(ctx, list(range(len(RULES))))
-                if remembered is not None:
-                    found = remembered.keep(ctx, found)
-                after()
-                return found, located
-            self.forked = Forked(job, "cross-record rules")
-
-    def findings(self) -> list[Finding]:
-        if self.done is None:
-            assert self.forked is not None
-            self.done = _flat(_merged(self.records, [list(range(len(RULES)))], [self.forked.result()]))
-        return self.done
-
-    def stop(self) -> None:
-        if self.forked is not None and self.done is None:
-            self.forked.stop()

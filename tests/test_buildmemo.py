@@ -20,9 +20,11 @@ import pytest
 from alureg import buildmemo, pages, publish, shell
 from alureg.caches import cache_dir
 from alureg.publish import BuildReport, build
+from alureg.records import KIND_DIRS
 from alureg.signing import KeyPair
 
 from .conftest import AT, Scratch
+from .spies import file_reads, folder_listings
 
 NOW = dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC)
 LONG_AGO_NS = 1_700_000_000 * 10**9  # 2023-11-14: outside the racy window of any build here
@@ -301,33 +303,23 @@ def test_the_check_takes_the_record_files_status_from_the_memo(scratch: Scratch,
     build(scratch.root, out, AT, now=NOW, use_cache=True)
     _record(scratch, out)
     looked: list[str] = []  # status taken by the check cache's lookup
-    read: list[str] = []  # files read (and their status taken) by the check
     check_module = importlib.import_module("alureg.check")  # alureg.check is also a function's name
-    real_lstat, real_read = Path.lstat, check_module.read_record
+    real_lstat = Path.lstat
 
     def spy(self: Path) -> os.stat_result:
         if self.suffix == ".yaml":
             looked.append(self.name)
         return real_lstat(self)
 
-    def spy_read(root: Path, kind: Any, rel: str) -> Any:
-        read.append(rel.rsplit("/", 1)[-1])
-        return real_read(root, kind, rel)
-
-    listings: list[str] = []  # who listed the record files
-    real_names = check_module.record_names
-
-    def spy_names(root: Path) -> Any:
-        listings.append("check")
-        return real_names(root)
-
     monkeypatch.setattr(Path, "lstat", spy)
-    monkeypatch.setattr(check_module, "read_record", spy_read)
-    monkeypatch.setattr(check_module, "record_names", spy_names)
+    read = file_reads(monkeypatch)  # record files read (and their status taken) by the check
+    listings = folder_listings(monkeypatch, scratch.root)  # record folders listed in this process
     report = build(scratch.root, out, AT, now=NOW, use_cache=True)
     assert not report.kept and report.result is not None and report.result.reused == 82
-    assert looked == [] and listings == []
-    files = len(list(real_names(scratch.root)))
+    # Listed once, by the memo (here, or in its forked process ahead), and not again by the check.
+    assert looked == [] and listings == ([] if ahead else list(KIND_DIRS.values()))
+    monkeypatch.undo()
+    files = len(list(check_module.record_names(scratch.root)))
     assert len(report.result.files) == files == len(report.result.registry.records) == 84
     assert sorted(set(read)) == ["MEM-0003.yaml", "trust.yaml"], read  # the trust list, the change
     if ahead:  # the cache read beside the comparison is the one the check used

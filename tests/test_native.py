@@ -20,7 +20,8 @@ REPO = Path(__file__).resolve().parent.parent
 # Prints, as JSON, what the compiled modules make of every sample record and of
 # copies of them with bytes changed (malformed YAML, broken proofs, odd scalars): the
 # data, the problems and the RFC 8785 shortcut of each load, and each valid record's
-# proof results. Run once compiled and once as plain Python.
+# proof results; and every finding of a whole check on three days (the rules' too).
+# Run once compiled and once as plain Python.
 _PROBE = r"""
 import json, sys
 from pathlib import Path
@@ -47,6 +48,13 @@ for path in sorted(root.rglob("*.yaml")):
 for record in registry.records:
     result = verify_record(record.data, record.kind, trust, config)
     out["proofs"].append([record.rel, repr(result)])
+import pickle
+from alureg.check import check
+out["checks"] = []
+for at in ("2026-11-21", "2027-06-30", "2031-01-01"):  # the cross-record rules' findings change with the day
+    findings = check(root, at, workers=1).findings
+    assert pickle.loads(pickle.dumps(findings)) == findings  # as workers send them
+    out["checks"].append([at, [f.text() for f in findings]])
 print(json.dumps(out))
 """
 
@@ -74,6 +82,7 @@ def test_compiled_and_plain_python_give_the_same_results() -> None:
     compiled, plain = _probe("1"), _probe("0")
     assert compiled.pop("compiled") is True and plain.pop("compiled") is False
     assert len(compiled["loads"]) > 1000  # type: ignore[arg-type]
+    assert any(found for _, found in compiled["checks"])  # type: ignore[attr-defined]
     assert compiled == plain
 
 
@@ -84,8 +93,8 @@ def test_the_sources_as_they_are_name_the_folder(tmp_path: Path) -> None:
     shutil.copytree(native.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     before = native.modules_digest(copy)
     assert before == native.package_digest()
-    findings = copy / "findings.py"  # not compiled, but imported by them
-    findings.write_text(findings.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    config = copy / "config.py"  # not compiled, but imported by them
+    config.write_text(config.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     assert native.modules_digest(copy) != before
 
 
@@ -101,6 +110,19 @@ def test_a_folder_cut_short_or_switched_off_is_not_used(tmp_path: Path, monkeypa
     monkeypatch.delenv("ALUREG_NATIVE")
     monkeypatch.setattr(sys, "path", list(sys.path))
     assert native.use(path) == folder and path == [str(folder / "alureg")]
+
+
+def test_a_compile_clears_what_others_left_but_not_a_compile_still_running(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(native, "NATIVE_DIR", tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()  # a process that has ended
+    names = ["0123456789abcdef01234567", f"work-{dead}", f"staged-{dead}",  # older sources', a killed compile's
+             f"work-{os.getpid()}", f"staged-{os.getpid()}", "mine"]  # a compile running; this compile's own
+    for name in names:
+        (tmp_path / name / "alureg").mkdir(parents=True)
+    native.clear_others(keep={tmp_path / "mine"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[3:])
 
 
 def test_no_compiled_module_looks_for_files_beside_itself() -> None:

@@ -38,9 +38,9 @@ def test_failed_check_leaves_output_untouched(rules_beside: bool, scratch: Scrat
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A cross-record rule's error (a GTIN's check digit) refuses the build, also when
     the rules run in a second process while the site is written (large registries)."""
-    from alureg import rules
+    from alureg import rulerun
     if rules_beside:
-        monkeypatch.setattr(rules, "PARALLEL_FROM", 0)
+        monkeypatch.setattr(rulerun, "PARALLEL_FROM", 0)
     out = tmp_path / "public"
     out.mkdir()
     (out / "index.html").write_text("previous site")
@@ -119,10 +119,10 @@ def test_a_stage_failing_on_records_the_rules_refuse_is_reported_as_the_refusal(
     """The site is written while the rules run: a stage that trips over a record the
     rules would refuse (here, by a stand-in failure) gives the rules' refusal, not a
     traceback; with records they pass, the stage's own error."""
-    from alureg import publish, rules
+    from alureg import publish, rulerun
     from alureg.check import start_check
 
-    monkeypatch.setattr(rules, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(rulerun, "PARALLEL_FROM", 0)
 
     def tripped(*args: object, **kwargs: object) -> None:
         raise KeyError("MEM-9999")

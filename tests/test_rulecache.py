@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alureg import rulecache, rules
+from alureg import rulecache, rulerun, rules
 from alureg.check import check, start_check
 from alureg.loading import load_file
 from alureg.yamlwrite import dump_record
@@ -180,7 +180,7 @@ def _scopes(monkeypatch: pytest.MonkeyPatch) -> list[rulecache.Scope | None]:
     def spy(*args: Any) -> rulecache.Scope | None:
         seen.append(real(*args))
         return seen[-1]
-    monkeypatch.setattr(rules, "reach", spy)
+    monkeypatch.setattr(rulerun, "reach", spy)
     return seen
 
 
@@ -200,7 +200,7 @@ def test_a_changed_member_runs_the_rules_for_its_own_records_alone(beside: bool,
     data["class"] = "civil-society"  # its certificates break RUL005
     reg.write("registry/members/MEM-0001.yaml", data)
     if beside:
-        monkeypatch.setattr(rules, "PARALLEL_FROM", 0)
+        monkeypatch.setattr(rulerun, "PARALLEL_FROM", 0)
         pending = start_check(reg.root, AT, use_cache=True)
         assert pending.rules.forked is not None
         texts = [f.text() for f in pending.result().findings]
@@ -247,16 +247,16 @@ def test_rules_in_workers_keep_the_cache_a_run_here_keeps(tmp_path: Path, monkey
     reg = Registry(tmp_path)
     path = cache_dir(reg.root, "check") / "rules.marshal"
     calls: list[bool] = []  # for each files_now: whether the workers were running
-    real = rules.files_now
+    real = rulerun.files_now
 
     def spy(*args: Any) -> Any:
-        calls.append(rules._CONTEXT is not None)
+        calls.append(rulerun._CONTEXT is not None)
         return real(*args)
-    monkeypatch.setattr(rules, "files_now", spy)
+    monkeypatch.setattr(rulerun, "files_now", spy)
     here = check(reg.root, AT, workers=1, use_cache=True)
     saved_here = path.read_bytes()
     shutil.rmtree(path.parent)
-    monkeypatch.setattr(rules, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(rulerun, "PARALLEL_FROM", 0)
     there = check(reg.root, AT, workers=2, use_cache=True)
     assert path.read_bytes() == saved_here
     assert calls == [False, True]

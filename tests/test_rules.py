@@ -183,7 +183,7 @@ def test_rules_in_forked_workers_equal_one_process(scratch: Scratch, monkeypatch
     """Every row's breakage at once, so that nearly every rule reports: the rules run
     in forked workers (a large registry) give the findings, in order and with their
     positions, and the positions the records keep for the check cache, of one process."""
-    from alureg import rules
+    from alureg import rulerun, rules
 
     for row in ROWS:
         try:
@@ -204,7 +204,7 @@ def test_rules_in_forked_workers_equal_one_process(scratch: Scratch, monkeypatch
     serial = check(scratch.root, AT, workers=1)
     assert len(ran) == len(rules.RULES)
     ran.clear()
-    monkeypatch.setattr(rules, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(rulerun, "PARALLEL_FROM", 1)
     parallel = check(scratch.root, AT, workers=2)
     assert ran == []  # every rule ran in a worker
     codes = {f.code for f in serial.findings if f.code.startswith(("REF", "RUL"))}

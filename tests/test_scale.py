@@ -17,6 +17,7 @@ from alureg.check import check
 from alureg.snapshot import record_digest
 
 from .conftest import AT, Scratch
+from .spies import file_reads, marshalled_rows
 
 check_module = importlib.import_module("alureg.check")
 
@@ -132,22 +133,21 @@ def test_check_cache_keeps_the_positions_the_rules_located(rules: str, scratch: 
     build's check, whose rules run in a process of their own (large registries), saves
     them too; so does a check whose rules run in workers, which saves the cache while
     they run and their positions after, as a delta."""
-    from alureg import records
-    from alureg import rules as rules_module
+    from alureg import rulerun
     from alureg.caches import cache_dir
     from alureg.check import start_check
 
     at = "2027-06-30"  # members of the sample that joined long before hold no certificate by then
     if rules == "beside":
-        monkeypatch.setattr(rules_module, "PARALLEL_FROM", 0)
+        monkeypatch.setattr(rulerun, "PARALLEL_FROM", 0)
         pending = start_check(scratch.root, at, use_cache=True)
         assert pending.rules.forked is not None
         assert any(f.code == "RUL012" for f in pending.result().findings)
         monkeypatch.undo()
     elif rules == "workers":
-        monkeypatch.setattr(rules_module, "PARALLEL_FROM", 0)
+        monkeypatch.setattr(rulerun, "PARALLEL_FROM", 0)
         saves: list[bool] = []  # whether the records held the rules' positions when the cache was saved
-        real_run = rules_module.run_rules
+        real_run = rulerun.run_rules
 
         def spy_run(ctx: Any, workers: Any = None, meanwhile: Any = None, remembered: Any = None) -> Any:
             def save() -> None:
@@ -162,23 +162,15 @@ def test_check_cache_keeps_the_positions_the_rules_located(rules: str, scratch: 
         assert (cache_dir(scratch.root, "check") / "records.json.delta").is_file()  # the positions, after
     else:
         check(scratch.root, at, workers=1, use_cache=True)
-    parsed: list[Path] = []
-    real = records.load_file
-
-    def spy(path: Path, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("track_positions"):
-            parsed.append(path)
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(records, "load_file", spy)
+    parsed = file_reads(monkeypatch)  # files read (every check reads the trust list), parsed for places or not
     warm = check(scratch.root, at, workers=1, use_cache=True)
-    assert warm.reused > 0 and parsed == []  # the first check saved the positions
+    assert warm.reused > 0 and parsed == ["trust.yaml"]  # the first check saved the positions
     assert _summary(warm) == _summary(check(scratch.root, at, workers=1))
     where = {(f.path, f.line, f.col) for f in warm.findings if f.code == "RUL012"}
     assert ("registry/members/MEM-0002.yaml", 6, 9) in where
     parsed.clear()
     assert _summary(check(scratch.root, at, workers=1, use_cache=True)) == _summary(warm)
-    assert parsed == []
+    assert parsed == ["trust.yaml"]
     # A comment line on top: the same record (its proofs hold), every line one further down.
     path = scratch.root / "registry/members/MEM-0002.yaml"
     path.write_text("# moved down a line\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
@@ -206,13 +198,8 @@ def test_check_cache_takes_the_workers_rows_as_they_came(scratch: Scratch, monke
     assert len(expected) == 83
     path.unlink()
 
-    encoded: list[str] = []  # entries encoded again in this process
     real_row = checkcache.Entry.row
-
-    def spy_row(self: Any, rel: str) -> Any:
-        encoded.append(rel)
-        return real_row(self, rel)
-    monkeypatch.setattr(checkcache.Entry, "row", spy_row)
+    encoded = marshalled_rows(monkeypatch)  # entries encoded again in this process
     monkeypatch.setattr(check_module, "PARALLEL_FROM", 10)
     parallel = check(scratch.root, AT, workers=2, use_cache=True)
     assert _summary(parallel) == _summary(serial) and parallel.reused == 0
