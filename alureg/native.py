@@ -7,10 +7,10 @@ settled and its strings shared, the proofs' glue around libsodium); ``rulecache`
 ``status`` and ``sitemodel`` go over every record in the check's rules and in a build.
 Compiled, the six took about 7 % of a cold check's user CPU (the last three 0.5-0.9 s
 of its wall time; docs/adr/0012-scale.md, twenty-sixth session). The check's own
-modules (``check``, ``records``, ``checkcache``), the rules (``rules``, with
-``findings``, ``lookalike`` and ``dates``) took a cold check 1-3 s further (twenty-
-seventh session). No code is written by hand for it: mypyc compiles the modules as
-they are.
+modules (``check``, ``records``, ``checkcache``) and the rules (``rules``, with
+``findings``, ``lookalike`` and ``dates``), compiled too, took another 1.9-3.2 s off a
+cold check (three pairs, twenty-seventh session). No code is written by hand for it:
+mypyc compiles the modules as they are.
 Left out: the build's orchestration (``publish``, ``rulerun``: the tests spy on their
 calls, and a compiled module calls its compiled neighbours directly), modules that
 look for files beside themselves (``schema``) and the rest, whose Python is not on

@@ -141,8 +141,6 @@ def _flat(found: list[list[Finding]]) -> list[Finding]:
     return [f for rows in found for f in rows]
 
 
-
-
 class RulesBeside:
     """Every rule's findings, made by one forked process while the caller goes on (a
     build writes the site meanwhile and publishes it only if the rules find nothing
