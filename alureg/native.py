@@ -114,24 +114,15 @@ def build() -> Path:
 
 def clear_others(keep: set[Path]) -> None:
     """Remove other sources' builds and what a killed compile left, but not the
-    scratch folders of a compile still running (two ``make`` at once in one checkout)."""
+    scratch folders (work-<pid>, staged-<pid>) of a compile still running (two
+    ``make`` at once in one checkout)."""
+    from .swap import alive  # here, not at the package's import: only a compile needs it
+
     for old in NATIVE_DIR.iterdir():
-        if old not in keep and not _running(old.name):
+        kind, _, pid = old.name.partition("-")
+        running = kind in ("work", "staged") and pid.isdigit() and alive(int(pid))
+        if old not in keep and not running:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def _running(name: str) -> bool:
-    """Whether ``name`` is the scratch folder (work-<pid>, staged-<pid>) of a live process."""
-    kind, _, pid = name.partition("-")
-    if kind not in ("work", "staged") or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    return True
 
 
 def main() -> None:

@@ -45,7 +45,8 @@ def exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (its folders are in use: swap's, native's scratch)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -66,7 +67,7 @@ def _clean_up(out: Path, background: bool) -> None:
     ours = re.compile(rf"\.{re.escape(out.name)}\.(?:new|old)-(\d+)-")
     for leftover in out.parent.glob(f".{out.name}.*-*"):
         found = ours.match(leftover.name)
-        if found and not _alive(int(found.group(1))):
+        if found and not alive(int(found.group(1))):
             _delete(leftover, out, background)
     if old.exists():
         _delete(old, out, background)

@@ -49,12 +49,12 @@ def folder_listings(monkeypatch: pytest.MonkeyPatch, under: Path) -> list[str]:
     """The folders under ``under`` listed by ``os.listdir`` or ``os.scandir``, in order."""
     listed: list[str] = []
     real_listdir, real_scandir = os.listdir, os.scandir
-    top = str(under)
+    top = str(under) + os.sep
 
     def note(path: Any) -> None:
         name = os.fsdecode(path) if isinstance(path, str | bytes | os.PathLike) else ""
         if name.startswith(top):
-            listed.append(name[len(top):].lstrip("/"))
+            listed.append(name[len(top):])
 
     def spy_listdir(path: Any = ".") -> list[Any]:
         note(path)
@@ -72,7 +72,9 @@ def folder_listings(monkeypatch: pytest.MonkeyPatch, under: Path) -> list[str]:
 def marshalled_rows(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the check cache's entries encoded in this process
     (checkcache.Entry.row's rows, given to ``marshal.dumps``); a forked worker's
-    encodings stay in its own copy of the list."""
+    encodings stay in its own copy of the list. A row is known by its shape, the name
+    first of ten fields: were that to change, the cases that expect rows encoded
+    (tests/test_scale.py, "marked" and "dropped") would fail, not pass unseen."""
     encoded: list[str] = []
     real_dumps = marshal.dumps
 

@@ -171,6 +171,12 @@ def test_check_cache_keeps_the_positions_the_rules_located(rules: str, scratch: 
     parsed.clear()
     assert _summary(check(scratch.root, at, workers=1, use_cache=True)) == _summary(warm)
     assert parsed == ["trust.yaml"]
+    # The next day the rules' own cache (of one day) misses: the rules run again over
+    # every record and place their findings from the check cache, not from the files.
+    parsed.clear()
+    next_day = check(scratch.root, "2027-07-01", workers=1, use_cache=True)
+    assert parsed == ["trust.yaml"] and any(f.code == "RUL012" for f in next_day.findings)
+    assert _summary(next_day) == _summary(check(scratch.root, "2027-07-01", workers=1))
     # A comment line on top: the same record (its proofs hold), every line one further down.
     path = scratch.root / "registry/members/MEM-0002.yaml"
     path.write_text("# moved down a line\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
