@@ -530,7 +530,8 @@ class Fragments:
     """The HTML put into the MkDocs pages. ``small``: by the MkDocs hook
     (alureg/mkdocs_hooks.py). ``late``: a directory page's table, made when
     alureg/shell.py puts it into the written page after MkDocs ran, one page at a time
-    (the 100,000 rows of a directory are never one string). ``extra``: the
+    (the 100,000 rows of a directory are never one string), and the fragments that
+    move with the records (alureg/shell.py keeps MkDocs's pages while ``small`` stays). ``extra``: the
     directories' further pages, as Markdown files for MkDocs (path in the docs)."""
 
     small: dict[str, str]
@@ -593,13 +594,19 @@ def fragments(model: SiteModel, rows: RowMemo | None = None) -> Fragments:
             "auditors_directory.html", firms=sorted(model.firms.items()), audits=audits, at=model.at,
             accreditation_state=_accreditation_state(model),
         ),
-        "changes": _render("changes.html", model=model, events=model.history.newest(CHANGES_SHOWN), link=record_link),
-        "home": _render("home.html", model=model, counts=counts, scheme=model.scheme),
         "standards": _render("standards.html", catalogue=model.standards.get("standards", [])),
         "datadict": _render("datadict.html", kinds=[
             (k.value, all_schemas()[f"{k.value}.schema.json"], fields(k)) for k in Kind]),
     }
-    late: dict[str, Callable[[], str]] = {}
+    # Late too, though small: the home page's counts and the newest changes move with
+    # the records, and MkDocs's pages stay the same while the fragments it handles do
+    # (alureg/shell.py keeps them between builds). The changes page is not in
+    # Material's search index, and the home page's own text still is.
+    late: dict[str, Callable[[], str]] = {
+        "changes": partial(_render, "changes.html", model=model, events=model.history.newest(CHANGES_SHOWN),
+                           link=record_link),
+        "home": partial(_render, "home.html", model=model, counts=counts, scheme=model.scheme),
+    }
     for page in member_pages:
         late[page.name] = partial(members, page)
     for page in cert_pages:

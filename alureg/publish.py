@@ -167,7 +167,7 @@ def _write(out: Path, live: Path, manifest: Path, model: SiteModel, result: Chec
         if name == "shell":
             kept_rows = kept_state.rows if kept_state is not None else None
             rows = RowMemo(model, manifest / "rows", memo, reach, kept_rows) if memo else None
-            return _write_shell(model, folder, work, rows)
+            return _write_shell(model, folder, work, rows, manifest if memo else None)
         if name == "snapshot":
             records, known = result.records_and_digests()
             return write_snapshot(model, records, folder, publisher, now, memo[0] if memo else None, known, reach,
@@ -277,11 +277,13 @@ def _reach(model: SiteModel, state: PageState | None, before: PageState | None,
     return (pagereach.reached(model, ids), before) if ids is not None else (None, None)
 
 
-def _write_shell(model: SiteModel, folder: Path, work: Path, rows: RowMemo | None) -> dict[str, str]:
+def _write_shell(model: SiteModel, folder: Path, work: Path, rows: RowMemo | None,
+                 memo: Path | None = None) -> dict[str, str]:
     """The MkDocs pages (alureg/shell.py), made in ``work`` (an empty folder), then
-    emitted into ``folder``; ``rows``: the directories' rows kept between builds.
+    emitted into ``folder``; ``rows``: the directories' rows kept between builds;
+    ``memo``: where what MkDocs wrote is kept between builds.
     Returns the kept rows' files the pages used (``RowMemo.names``)."""
-    build_shell(work / "site", work, fragments(model, rows), f"{model.scheme} registry")
+    build_shell(work / "site", work, fragments(model, rows), f"{model.scheme} registry", memo)
     if rows is not None:
         rows.save()  # once every page's rows are made
     outputs.emit_tree(work / "site", folder)

@@ -5,27 +5,82 @@ MkDocs, whatever the size of the registry.
 The directories that grow with the registry (members, certificates) are put into the
 written pages after MkDocs has run, one page of rows at a time (alureg/pages.py,
 ``Fragments``): MkDocs only ever handles small pages, and those directories stay out
-of Material's search index (their pages exclude themselves from it anyway)."""
+of Material's search index (their pages exclude themselves from it anyway). So are the
+home page's counts and the newest changes, which move with the records.
+
+What MkDocs wrote is kept with the caches (``memo``), by the digest of everything it
+is made from: the code, site sources and installed packages (buildmemo.sources_digest),
+the fragments it handles, the late ones' names, the site's name and MkDocs's build
+date (in sitemap.xml.gz; tests/test_shell_memo.py checks that the time of day is in
+no page). A build whose shell did not change puts the kept pages in place instead of
+running MkDocs again: about 1 s of a one-change rebuild's second process at 100,000
+certificates (docs/adr/0012-scale.md, twenty-eighth session). The late fragments are
+put in afterwards either way."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import marshal
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
+from mkdocs.utils import get_build_date
 
+from .buildmemo import sources_digest
+from .caches import write_file
 from .errors import AluregError
 from .mkdocs_hooks import LATE_MARKS
 from .pages import SITE_DIR, Fragments
 
 REPO = SITE_DIR.parent
+MEMO_FORMAT = 1
+MEMO_FILE = "shell.marshal"
 
 
-def build_shell(out: Path, work: Path, fragments: Fragments, site_name: str) -> None:
-    """Build the MkDocs pages into ``out`` (an empty folder), using ``work`` as scratch."""
+def build_shell(out: Path, work: Path, fragments: Fragments, site_name: str, memo: Path | None = None) -> None:
+    """Build the MkDocs pages into ``out`` (an empty folder), using ``work`` as scratch;
+    ``memo``: the folder where what MkDocs wrote is kept between builds (see above)."""
+    key = memo_key(fragments, site_name) if memo is not None else ""
+    if memo is None or not _restore(memo / MEMO_FILE, key, out):
+        _render(out, work, fragments, site_name)
+        if memo is not None:
+            _keep(memo / MEMO_FILE, key, out)
+    _put_late(out, fragments.late)
+
+
+def memo_key(fragments: Fragments, site_name: str) -> str:
+    """Of everything MkDocs's pages are made from (see above)."""
+    h = hashlib.sha256(f"shell {MEMO_FORMAT}\n{sources_digest()}\n{get_build_date()}\n{site_name}\n".encode())
+    for part in (fragments.small, fragments.extra, dict.fromkeys(fragments.late, "")):
+        h.update(marshal.dumps(sorted(part.items())))
+    return h.hexdigest()
+
+
+def _restore(path: Path, key: str, out: Path) -> bool:
+    """Write the pages kept under ``key`` into ``out``; False if none are."""
+    try:
+        kept_key, files = marshal.loads(path.read_bytes())  # noqa: S302 (a cache of ours, trusted as the others)
+    except (OSError, EOFError, ValueError, TypeError):
+        return False
+    if kept_key != key:
+        return False
+    for rel, data in files:
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return True
+
+
+def _keep(path: Path, key: str, out: Path) -> None:
+    files = sorted((p.relative_to(out).as_posix(), p.read_bytes()) for p in out.rglob("*") if p.is_file())
+    write_file(path, marshal.dumps((key, files)))
+
+
+def _render(out: Path, work: Path, fragments: Fragments, site_name: str) -> None:
     docs, frag_dir = work / "docs", work / "fragments"
     shutil.copytree(SITE_DIR / "docs", docs)
     shutil.copytree(SITE_DIR / "assets", docs / "assets", ignore=shutil.ignore_patterns("*.md"))
@@ -46,7 +101,6 @@ def build_shell(out: Path, work: Path, fragments: Fragments, site_name: str) -> 
         extra={"registry_fragments": str(frag_dir), "registry_late": sorted(late)},
     )
     mkdocs_build(config)
-    _put_late(out, late)
 
 
 def _put_late(out: Path, late: dict[str, Callable[[], str]]) -> None:
