@@ -13,16 +13,16 @@ import json
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-from referencing import Registry as RefRegistry
-from referencing import Resource
 
 from .findings import Finding
 from .records import Kind, Record
+
+if TYPE_CHECKING:  # imported when a record is invalid (``validator``): 55 ms of every command's start
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -69,6 +69,10 @@ def resolved(kind: Kind) -> dict[str, Any]:
 
 @cache
 def validator(kind: Kind) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry as RefRegistry
+    from referencing import Resource
+
     schemas = all_schemas()
     name = schema_path(kind).name
     schema = _inline(schemas[name], schemas, name)

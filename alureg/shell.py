@@ -25,10 +25,7 @@ import marshal
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-
-from mkdocs.commands.build import build as mkdocs_build
-from mkdocs.config import load_config
-from mkdocs.utils import get_build_date
+from typing import Any
 
 from .buildmemo import sources_digest
 from .caches import write_file
@@ -54,6 +51,8 @@ def build_shell(out: Path, work: Path, fragments: Fragments, site_name: str, mem
 
 def memo_key(fragments: Fragments, site_name: str) -> str:
     """Of everything MkDocs's pages are made from (see above)."""
+    from mkdocs.utils import get_build_date  # as MkDocs itself, imported when needed (``mkdocs_build``)
+
     h = hashlib.sha256(f"shell {MEMO_FORMAT}\n{sources_digest()}\n{get_build_date()}\n{site_name}\n".encode())
     for part in (fragments.small, fragments.extra, dict.fromkeys(fragments.late, "")):
         h.update(marshal.dumps(sorted(part.items())))
@@ -80,7 +79,17 @@ def _keep(path: Path, key: str, out: Path) -> None:
     write_file(path, marshal.dumps((key, files)))
 
 
+def mkdocs_build(config: Any) -> None:
+    """MkDocs's build, imported when first needed: a build whose shell is kept never
+    needs it (its import took 36 ms of every command's start)."""
+    from mkdocs.commands.build import build
+
+    build(config)
+
+
 def _render(out: Path, work: Path, fragments: Fragments, site_name: str) -> None:
+    from mkdocs.config import load_config
+
     docs, frag_dir = work / "docs", work / "fragments"
     shutil.copytree(SITE_DIR / "docs", docs)
     shutil.copytree(SITE_DIR / "assets", docs / "assets", ignore=shutil.ignore_patterns("*.md"))

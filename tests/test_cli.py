@@ -242,3 +242,13 @@ def test_huge_integer_in_a_record_is_a_finding(scratch: Scratch, capsys: pytest.
         code, out, err = run(capsys, "check", "--root", str(scratch.root), "--at", AT)
         assert code == 1 and err == ""
         assert "registry/members/MEM-0003.yaml:" in out and " YML010 number 1180591620717411303424 is larger" in out
+
+
+def test_a_command_starts_without_jsonschema_or_mkdocs() -> None:
+    """Both are imported when first needed (an invalid record's errors, a shell that
+    changed): at every command's start they took about 0.1 s (alureg/schema.py,
+    alureg/shell.py)."""
+    code = ("import sys, alureg.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('jsonschema', 'mkdocs', 'referencing')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
