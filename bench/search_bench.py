@@ -31,6 +31,7 @@ from playwright.sync_api import Page, sync_playwright
 from results import write_section
 
 from alureg.check import check
+from alureg.pages import Fragments
 from alureg.search import documents, write_pagefind, write_search_index
 from alureg.shell import build_shell
 from alureg.sitemodel import SiteModel
@@ -127,8 +128,8 @@ def main() -> None:
         check_s = time.perf_counter() - t
         site = tmp / "site"
         site.mkdir()
-        names = ["home", "members", "certificates", "auditors", "standards", "datadict"]
-        build_shell(site, tmp / "work", dict.fromkeys(names, ""), "Bench registry")
+        names = ["home", "changes", "members", "certificates", "auditors", "standards", "datadict"]
+        build_shell(site, tmp / "work", Fragments({}, dict.fromkeys(names, str)), "Bench registry")  # empty
 
         t = time.perf_counter()
         suppliers = write_search_index(model, site)
