@@ -309,6 +309,10 @@ def write_record_pages(model: SiteModel, out: Path, workers: int | None = None,
 
 # --- fragments injected into MkDocs pages ------------------------------------------
 
+def _audit_count(count: int) -> str:
+    return f"{count} certificate{'' if count == 1 else 's'} from its audits"
+
+
 def _accreditation_state(model: SiteModel) -> Any:
     def state(acc: dict[str, Any]) -> str:
         if model.at < acc["valid_from"]:
@@ -530,9 +534,11 @@ class Fragments:
     """The HTML put into the MkDocs pages. ``small``: by the MkDocs hook
     (alureg/mkdocs_hooks.py). ``late``: a directory page's table, made when
     alureg/shell.py puts it into the written page after MkDocs ran, one page at a time
-    (the 100,000 rows of a directory are never one string), and the fragments that
-    move with the records (alureg/shell.py keeps MkDocs's pages while ``small`` stays). ``extra``: the
-    directories' further pages, as Markdown files for MkDocs (path in the docs)."""
+    (the 100,000 rows of a directory are never one string), and the other parts that
+    move with the records, so that MkDocs's pages, kept between builds, stay the same
+    while ``small`` does (alureg/shell.py); a ``small`` fragment may hold late marks.
+    ``extra``: the directories' further pages, as Markdown files for MkDocs (path in
+    the docs)."""
 
     small: dict[str, str]
     late: dict[str, Callable[[], str]]
@@ -591,22 +597,25 @@ def fragments(model: SiteModel, rows: RowMemo | None = None) -> Fragments:
 
     small = {
         "auditors": _render(
-            "auditors_directory.html", firms=sorted(model.firms.items()), audits=audits, at=model.at,
+            "auditors_directory.html", firms=sorted(model.firms.items()), at=model.at,
             accreditation_state=_accreditation_state(model),
         ),
         "standards": _render("standards.html", catalogue=model.standards.get("standards", [])),
         "datadict": _render("datadict.html", kinds=[
             (k.value, all_schemas()[f"{k.value}.schema.json"], fields(k)) for k in Kind]),
     }
-    # Late too, though small: the home page's counts and the newest changes move with
-    # the records, and MkDocs's pages stay the same while the fragments it handles do
-    # (alureg/shell.py keeps them between builds). The changes page is not in
-    # Material's search index, and the home page's own text still is.
+    # Late too, though small: the home page's counts, the newest changes and each audit
+    # firm's count of certificates move with the records, and MkDocs's pages stay the
+    # same while the fragments it handles do (alureg/shell.py keeps them between
+    # builds). The changes page is not in Material's search index; the home page's own
+    # text and the audit firms' names and accreditations still are.
     late: dict[str, Callable[[], str]] = {
         "changes": partial(_render, "changes.html", model=model, events=model.history.newest(CHANGES_SHOWN),
                            link=record_link),
         "home": partial(_render, "home.html", model=model, counts=counts, scheme=model.scheme),
     }
+    for fid in model.firms:  # each audit firm's count of certificates, a mark in its small fragment
+        late[f"audits-{fid.lower()}"] = partial(_audit_count, audits[fid])
     for page in member_pages:
         late[page.name] = partial(members, page)
     for page in cert_pages:

@@ -5,6 +5,7 @@ a cold build's, byte for byte."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from alureg import shell
 from alureg.caches import cache_dir
 from alureg.pages import fragments
 from alureg.publish import build
+from alureg.records import Kind
 
 from .conftest import AT, Scratch
 
@@ -44,9 +46,10 @@ def _same_as_cold(scratch: Scratch, out: Path, cold: Path) -> None:
 
 def test_a_record_change_the_shell_does_not_show_runs_no_mkdocs(scratch: Scratch, tmp_path: Path,
                                                                 renders: list[Any]) -> None:
-    """A member's website and name (its directory row, a late fragment) and a
-    certificate's suspension (the home page's counts, late too) leave MkDocs's pages
-    as they were."""
+    """A member's website and name (its directory row, a late fragment), a
+    certificate's suspension (the home page's counts, late too) and a new certificate
+    (its audit firm's count, a late mark in the audit firms' fragment) leave MkDocs's
+    pages as they were."""
     out = tmp_path / "public"
     build(scratch.root, out, AT, now=NOW, use_cache=True)
     assert len(renders) == 1
@@ -61,7 +64,22 @@ def test_a_record_change_the_shell_does_not_show_runs_no_mkdocs(scratch: Scratch
     assert len(renders) == 1
     assert (out / "index.html").read_bytes() != home  # the counts changed, without MkDocs
     assert b"Kalgoora Alumina Holdings Pty Ltd" in (out / "members/index.html").read_bytes()
+    firm = scratch.read("certificates/CRT-000103.yaml")["audit"]["firm"]
+    counted = _audits(out, firm)
+    scratch.write("certificates/CRT-000199.yaml", scratch.read("certificates/CRT-000103.yaml") | {"id": "CRT-000199"})
+    scratch.change("certificates/CRT-000199.yaml", lambda d: d.pop("supersedes"), kind=Kind.CERTIFICATE)  # signed
+    build(scratch.root, out, AT, now=NOW, use_cache=True)
+    assert len(renders) == 1
+    assert _audits(out, firm) == counted + 1
     _same_as_cold(scratch, out, tmp_path / "cold")
+
+
+def _audits(out: Path, firm: str) -> int:
+    """The count of certificates the audit firms' page gives ``firm``."""
+    page = (out / "auditors/index.html").read_text(encoding="utf-8")
+    found = re.search(rf'<h2 id="{firm}">.*?(\d+) certificates? from its audits', page, re.S)
+    assert found is not None
+    return int(found.group(1))
 
 
 def test_a_change_to_a_fragment_mkdocs_handles_runs_it(scratch: Scratch, tmp_path: Path,
